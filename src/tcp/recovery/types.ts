@@ -1,0 +1,82 @@
+/**
+ * The loss-recovery interface: a pure decision module between the TCP core
+ * and the congestion control. NewReno (RFC 6582) now; SACK-based recovery
+ * (RFC 6675) and RACK-TLP (RFC 8985) later behind the same interface.
+ *
+ * The core owns the retransmission queue, the timers and the segments; the
+ * module owns `caState`, the recover point, the duplicate-ACK count and
+ * calls the congestion control (`cc`). It never sends: it tells the core
+ * what to retransmit.
+ *
+ * The core's send loop (RFC 6675 §5 style, which also fits NewReno):
+ *
+ *   on each ACK:   fill ev; rec.onAck(ev, act);
+ *                  if (act.retransmitSeq >= 0) retransmit one segment (≤ MSS)
+ *                  at act.retransmitSeq NOW, whatever the window says
+ *                  (fast retransmit / partial-ACK retransmit), then call
+ *                  rec.onRetransmit(seq, len);
+ *                  if (act.restartRto) re-arm the RTO timer.
+ *   on RTO:        rec.onRto(sndUna, sndNxt, inFlightSegs, firstExpiry, now);
+ *                  then run the send loop (it retransmits sndUna first).
+ *   send loop:     while (rec.inFlightBytes(sndUna, sndNxt) < rec.sendWindowSegs() * mss) {
+ *                    const s = rec.nextRetransmit(sndUna, sndNxt);
+ *                    if (s >= 0) { retransmit ≤ MSS at s; rec.onRetransmit(s, len); }
+ *                    else if new data allowed by rwnd/Nagle: send it; else break;
+ *                  }
+ */
+import type { AckEvent, CaState, CongestionControl } from '../congestion/types.js';
+
+/** Filled by `onAck`; one reused object per connection. */
+export interface RecoveryAction {
+  /** Sequence number to retransmit now (one segment, ignoring cwnd), or -1. */
+  retransmitSeq: number;
+  /** Re-arm the retransmission timer (RFC 6582 §3.2 step 5: first partial ACK). */
+  restartRto: boolean;
+  /** Fast recovery was entered by this ACK (count TcpExtTCPRenoRecovery / TCPSackRecovery). */
+  entered: boolean;
+  /** Recovery (fast or after RTO) ended with this ACK. */
+  exited: boolean;
+}
+
+export function newRecoveryAction(): RecoveryAction {
+  return { retransmitSeq: -1, restartRto: false, entered: false, exited: false };
+}
+
+export interface LossRecovery {
+  /** 'newreno', later 'sack' / 'rack'. */
+  readonly name: string;
+  /** The congestion control this module drives. */
+  readonly cc: CongestionControl;
+  /** Linux's ca_state (TCP_INFO tcpi_ca_state). */
+  readonly caState: CaState;
+  /** Duplicate ACKs counted since the last advance of snd_una. */
+  readonly dupAcks: number;
+  /** RFC 6582 `recover` (Linux high_seq): highest sequence sent when recovery started. */
+  readonly recover: number;
+
+  /** Connection established: `iss`/snd_una is the initial recover point (RFC 6582 §3.2 step 1). */
+  init(sndUna: number, now: number): void;
+  /** Every acceptable ACK (ack within [snd_una, snd_nxt]), new data or duplicate. */
+  onAck(ev: AckEvent, out: RecoveryAction): void;
+  /**
+   * The retransmission timer expired (RFC 6298 §5.4–5.6, RFC 5681 §3.1):
+   * enters Loss, cc.onRto, recover = snd_nxt (RFC 6582 §3.2 step 6). All
+   * outstanding data is then considered lost and is retransmitted through
+   * `nextRetransmit`, within cwnd.
+   */
+  onRto(sndUna: number, sndNxt: number, inFlightSegs: number, firstExpiry: boolean, now: number): void;
+  /** The core retransmitted `len` bytes at `seq`. */
+  onRetransmit(seq: number, len: number): void;
+  /** Segments that may be in flight now: cwnd plus any limited-transmit allowance (RFC 3042). */
+  sendWindowSegs(): number;
+  /**
+   * Bytes the network is believed to hold ("pipe"): snd_nxt - snd_una,
+   * minus data marked lost and not yet retransmitted (after an RTO).
+   */
+  inFlightBytes(sndUna: number, sndNxt: number): number;
+  /** Next sequence number to retransmit within the window, or -1 (send new data). */
+  nextRetransmit(sndUna: number, sndNxt: number): number;
+}
+
+/** Factory under a name, given the connection's congestion control. */
+export type LossRecoveryFactory = (cc: CongestionControl, dupThresh: number) => LossRecovery;
