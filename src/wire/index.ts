@@ -1,0 +1,7 @@
+// Re-exports of the wire codecs. Owners of other wire files add their line here.
+export * from './addr.js';
+export * from './checksum.js';
+export * from './errors.js';
+export * from './seq.js';
+export * from './tcp.js';
+export * from './tcp-options.js';
