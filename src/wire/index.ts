@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './seq.js';
 export * from './tcp.js';
 export * from './tcp-options.js';
+export * from './udp.js';
