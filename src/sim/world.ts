@@ -1,0 +1,210 @@
+import type { Steppable } from '../time/steppable.js';
+import { VirtualClock } from '../time/virtual-clock.js';
+
+export interface WorldOptions {
+  /** Virtual time the world starts at (ms). Default 0. */
+  now?: number;
+  /**
+   * Livelock detector: the most steps one run()/runUntil() call may take
+   * before it throws. Default 10,000,000.
+   */
+  maxSteps?: number;
+  /**
+   * Livelock detector: the most consecutive steps at one and the same
+   * virtual time (members that keep saying "due now" without time moving,
+   * e.g. two stacks answering each other over a zero-delay wire forever).
+   * Default 100,000.
+   */
+  maxStepsSameTime?: number;
+}
+
+export interface RunOptions {
+  /** Stop before any event later than this virtual time; the clock ends at `until`. */
+  until?: number;
+  /** Cap on steps for this call (overrides the world's default); exceeding it throws. */
+  maxSteps?: number;
+}
+
+export interface RunUntilOptions {
+  /** Give up after this much virtual time (ms) from now. Default: no limit (events or steps bound it). */
+  timeout?: number;
+  maxSteps?: number;
+}
+
+/** Thrown when a run exceeds its step caps: something is spinning in virtual time. */
+export class LivelockError extends Error {
+  override name = 'LivelockError';
+}
+
+/**
+ * Drives many Steppables (stacks, wires, loopbacks) in virtual time. One step
+ * jumps the clock to the earliest nextDeadline() among members and calls
+ * advance(now) on every member due by then, in the order they were added.
+ * Nothing happens between events, so a minute of TIME_WAIT passes in
+ * microseconds of real time.
+ */
+export class World {
+  readonly clock: VirtualClock;
+  private readonly members: Steppable[] = [];
+  /** Last time each member was advanced to (parallel to `members`). */
+  private lastAdvanced: number[] = [];
+  private readonly maxSteps: number;
+  private readonly maxStepsSameTime: number;
+  /** Total steps taken over the world's life. */
+  steps = 0;
+
+  constructor(opts: WorldOptions = {}) {
+    this.clock = new VirtualClock(opts.now ?? 0);
+    this.maxSteps = opts.maxSteps ?? 10_000_000;
+    this.maxStepsSameTime = opts.maxStepsSameTime ?? 100_000;
+  }
+
+  /** The current virtual time (ms). */
+  get now(): number {
+    return this.clock.now();
+  }
+
+  /** Add a member; returns it for chaining (`const w = world.add(new MemoryWire(...))`). */
+  add<T extends Steppable>(member: T): T {
+    if (this.members.includes(member)) return member;
+    this.members.push(member);
+    this.lastAdvanced.push(-Infinity);
+    return member;
+  }
+
+  remove(member: Steppable): void {
+    const i = this.members.indexOf(member);
+    if (i >= 0) {
+      this.members.splice(i, 1);
+      this.lastAdvanced.splice(i, 1);
+    }
+  }
+
+  /** The earliest deadline among members (may be <= now: something is due now), or Infinity. */
+  nextDeadline(): number {
+    let t = Infinity;
+    const m = this.members;
+    for (let i = 0; i < m.length; i++) {
+      const d = m[i].nextDeadline();
+      if (d < t) t = d;
+    }
+    return t;
+  }
+
+  /**
+   * One step: jump to the earliest deadline (not past `limit`) and advance
+   * the members due. Returns false when nothing is due by `limit`.
+   */
+  step(limit = Infinity): boolean {
+    let t = this.nextDeadline();
+    if (t > limit || t === Infinity) return false;
+    const now = this.clock.now();
+    if (t < now) t = now;
+    if (t > now) this.clock.set(t);
+    this.steps++;
+    const m = this.members;
+    for (let i = 0; i < m.length; i++) {
+      if (m[i].nextDeadline() <= t) {
+        this.lastAdvanced[i] = t;
+        m[i].advance(t);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Run events up to `until` (default: until no member has anything left to
+   * do). With a finite `until`, the clock ends at `until` and every member
+   * has been advanced to it. Returns the number of steps taken.
+   */
+  run(opts: RunOptions = {}): number {
+    const until = opts.until ?? Infinity;
+    if (until < this.clock.now())
+      throw new RangeError(`World.run: until ${until} is in the past (now ${this.now})`);
+    const cap = opts.maxSteps ?? this.maxSteps;
+    const guard = new StepGuard(this, cap, this.maxStepsSameTime);
+    for (;;) {
+      while (this.step(until)) guard.tick();
+      if (until === Infinity || !this.sync(until)) break;
+    }
+    return guard.taken;
+  }
+
+  /**
+   * Run until `pred()` is true (checked before the first step and after each
+   * step). Returns false when the timeout elapses or nothing is left to do
+   * while the predicate is still false; throws LivelockError on the step caps.
+   */
+  runUntil(pred: () => boolean, opts: RunUntilOptions = {}): boolean {
+    if (pred()) return true;
+    const limit = opts.timeout === undefined ? Infinity : this.clock.now() + opts.timeout;
+    const guard = new StepGuard(this, opts.maxSteps ?? this.maxSteps, this.maxStepsSameTime);
+    for (;;) {
+      while (this.step(limit)) {
+        guard.tick();
+        if (pred()) return true;
+      }
+      if (limit === Infinity || !this.sync(limit)) break;
+      if (pred()) return true;
+    }
+    return pred();
+  }
+
+  /** Set the clock to `t` and advance members not yet at `t`. True if that made something due by `t`. */
+  private sync(t: number): boolean {
+    if (t > this.clock.now()) this.clock.set(t);
+    const m = this.members;
+    for (let i = 0; i < m.length; i++) {
+      if (this.lastAdvanced[i] < t) {
+        this.lastAdvanced[i] = t;
+        m[i].advance(t);
+      }
+    }
+    return this.nextDeadline() <= t;
+  }
+
+  /** Names of members due at `t` (for error messages). */
+  describeDue(t: number): string {
+    const names: string[] = [];
+    this.members.forEach((m, i) => {
+      if (m.nextDeadline() <= t) {
+        const name = (m as { name?: unknown }).name;
+        names.push(typeof name === 'string' ? name : `${m.constructor?.name ?? 'member'}#${i}`);
+      }
+    });
+    return names.join(', ');
+  }
+}
+
+class StepGuard {
+  taken = 0;
+  private sameTime = 0;
+  private lastT = Number.NaN;
+
+  constructor(
+    private readonly world: World,
+    private readonly cap: number,
+    private readonly capSameTime: number,
+  ) {}
+
+  tick(): void {
+    this.taken++;
+    const t = this.world.now;
+    if (t === this.lastT) {
+      if (++this.sameTime > this.capSameTime) {
+        throw new LivelockError(
+          `World: livelock: ${this.sameTime} steps at virtual time ${t} ms without time moving; ` +
+            `members still due: ${this.world.describeDue(t)}`,
+        );
+      }
+    } else {
+      this.sameTime = 0;
+      this.lastT = t;
+    }
+    if (this.taken > this.cap) {
+      throw new LivelockError(
+        `World: exceeded ${this.cap} steps in one run (virtual time ${t} ms); raise maxSteps if this is expected`,
+      );
+    }
+  }
+}

@@ -1,0 +1,429 @@
+/**
+ * Hierarchical timer wheel (Varghese & Lauck, "Hashed and Hierarchical Timing
+ * Wheels", 1987), 1 ms tick, built to hold millions of pending timers.
+ *
+ * Timers are integer handles, not objects: a compact owner (a TIME_WAIT
+ * entry, a control block) keeps one number. All per-timer state lives in
+ * typed arrays (struct of arrays): deadline, intrusive doubly-linked list
+ * links, handler index and one data number: 28 bytes per timer. Arm,
+ * re-arm and cancel are O(1) (unlink + link); capacity doubles when full.
+ *
+ * Granularity (like Linux jiffies): a timer with deadline `d` belongs to tick
+ * `ceil(d)`; `advance(now)` fires every timer whose tick is <= floor(now).
+ * So a timer never fires before its deadline, and fires at most one tick
+ * (1 ms) after it when the driver calls advance() at nextDeadline().
+ * Within one tick, timers fire in deadline order (ties: in arming order).
+ * A timer armed for a tick already processed (the past, or `now` itself
+ * during a callback at `now`) fires on the next advance(), never inside the
+ * current one: this keeps a handler that re-arms itself for "now" from
+ * looping forever inside advance().
+ *
+ * Levels: 8 levels of 64 slots (6 bits each) cover 2^48 ms (about 8,900
+ * years) ahead of the current tick. A timer sits at the level of the highest
+ * 6-bit digit in which its tick differs from the current tick; when the
+ * current tick reaches the start of its slot, it cascades one level down.
+ * Each timer cascades at most 7 times over its life; advance() jumps straight
+ * to the next non-empty slot using a 64-bit occupancy bitmap per level, so a
+ * jump over an hour of idle time costs a few bitmap scans, not 3.6M ticks.
+ */
+
+/** Shared by many timers; `data` tells the handler which one fired. */
+export interface TimerHandler {
+  onTimer(data: number, handle: number, now: number): void;
+}
+
+const BITS = 6;
+const SLOTS = 1 << BITS; // 64
+const LEVELS = 8;
+const POW: number[] = [];
+for (let l = 0; l <= LEVELS; l++) POW.push(2 ** (BITS * l));
+const HORIZON = POW[LEVELS]; // 2^48 ticks
+
+// Sentinel nodes of the circular lists live at the start of the same arrays
+// as the timers, so unlinking needs no branch and no knowledge of the list.
+const PAST = LEVELS * SLOTS; // timers due at a tick already processed
+const FIRING = PAST + 1; // the batch being fired by advance()
+const FIRST_HANDLE = FIRING + 1;
+
+const NOT_LINKED = -1;
+const FREE = -1;
+const STALE = -1;
+
+export class TimerWheel {
+  private cap: number;
+  private deadlines: Float64Array;
+  private datas: Float64Array;
+  private nexts: Int32Array;
+  private prevs: Int32Array;
+  /** Handler index per handle, FREE (-1) when the handle is not allocated. */
+  private hidx: Int32Array;
+  private readonly handlers: TimerHandler[] = [];
+  private readonly handlerIds = new Map<TimerHandler, number>();
+  /** Occupancy bitmap per level: bit s set = slot s may be non-empty (cleared lazily). */
+  private readonly occ = new Uint32Array(LEVELS * 2);
+  /** Next never-used handle, and the head of the free list (chained through prevs). */
+  private top = FIRST_HANDLE;
+  private freeHead = -1;
+  /** Last tick fully processed: every timer with tick <= cur has fired or sits in PAST. */
+  private cur: number;
+  private lastNow: number;
+  private armed = 0;
+  private allocated = 0;
+  /** Smallest deadline in PAST (valid when PAST is non-empty). */
+  private pastMin = Infinity;
+  /** A safe early bound for nextDeadline(), or STALE when it must be recomputed. */
+  private cachedNext = STALE;
+  private inAdvance = false;
+  private readonly scratch: number[] = [];
+
+  /** `now`: the time the wheel starts at (the owner's clock). */
+  constructor(now = 0, initialCapacity = 1024) {
+    if (!(now >= 0 && now < HORIZON))
+      throw new RangeError(`TimerWheel: start time must be in [0, 2^48) ms, got ${now}`);
+    this.cur = Math.floor(now);
+    this.lastNow = now;
+    this.cap = Math.max(FIRST_HANDLE + 16, FIRST_HANDLE + initialCapacity);
+    this.deadlines = new Float64Array(this.cap);
+    this.datas = new Float64Array(this.cap);
+    this.nexts = new Int32Array(this.cap).fill(NOT_LINKED);
+    this.prevs = new Int32Array(this.cap).fill(NOT_LINKED);
+    this.hidx = new Int32Array(this.cap).fill(FREE);
+    for (let i = 0; i < FIRST_HANDLE; i++) {
+      this.nexts[i] = i;
+      this.prevs[i] = i;
+    }
+  }
+
+  /** Number of armed timers. */
+  get size(): number {
+    return this.armed;
+  }
+
+  /** Number of allocated handles (armed or not). */
+  get allocatedCount(): number {
+    return this.allocated;
+  }
+
+  /** The time passed to the last advance() (or the constructor). */
+  get now(): number {
+    return this.lastNow;
+  }
+
+  /** A new, unarmed timer. Handles are reused after free(). */
+  alloc(handler: TimerHandler, data = 0): number {
+    let hi = this.handlerIds.get(handler);
+    if (hi === undefined) {
+      hi = this.handlers.length;
+      this.handlers.push(handler);
+      this.handlerIds.set(handler, hi);
+    }
+    let h: number;
+    if (this.freeHead >= 0) {
+      h = this.freeHead;
+      this.freeHead = this.prevs[h];
+    } else {
+      if (this.top === this.cap) this.grow();
+      h = this.top++;
+    }
+    this.hidx[h] = hi;
+    this.datas[h] = data;
+    this.nexts[h] = NOT_LINKED;
+    this.prevs[h] = NOT_LINKED;
+    this.allocated++;
+    return h;
+  }
+
+  /** Release a handle (cancels it if armed). The handle may be returned by a later alloc(). */
+  free(h: number): void {
+    this.check(h);
+    if (this.nexts[h] !== NOT_LINKED) this.unlink(h);
+    this.hidx[h] = FREE;
+    this.prevs[h] = this.freeHead;
+    this.freeHead = h;
+    this.allocated--;
+  }
+
+  /** The data number given to alloc(); settable so an owner can move. */
+  data(h: number): number {
+    return this.datas[h];
+  }
+
+  setData(h: number, data: number): void {
+    this.check(h);
+    this.datas[h] = data;
+  }
+
+  /**
+   * Arm (or re-arm) `h` to fire at `deadline` (ms). O(1). A deadline at or
+   * before the current tick fires on the next advance().
+   */
+  arm(h: number, deadline: number): void {
+    this.check(h);
+    if (Number.isNaN(deadline)) throw new RangeError('TimerWheel.arm: deadline is NaN');
+    if (this.nexts[h] !== NOT_LINKED) this.unlink(h);
+    this.deadlines[h] = deadline;
+    this.insert(h, deadline);
+    this.armed++;
+  }
+
+  /** Disarm `h` if armed; a no-op otherwise. O(1). */
+  cancel(h: number): void {
+    this.check(h);
+    if (this.nexts[h] !== NOT_LINKED) this.unlink(h);
+  }
+
+  isArmed(h: number): boolean {
+    return this.hidx[h] !== FREE && this.nexts[h] !== NOT_LINKED;
+  }
+
+  /** The deadline `h` is armed for, or NaN when it is not armed. */
+  deadline(h: number): number {
+    return this.isArmed(h) ? this.deadlines[h] : Number.NaN;
+  }
+
+  /**
+   * The earliest time at which advance() has work to do, or Infinity. Exact
+   * (the tick of the earliest timer) when that timer is within the current
+   * 64 ms window; otherwise an early bound (the start of the next non-empty
+   * slot of a higher level), after which an advance() cascades and the bound
+   * tightens. Each call after a change costs at most 8 bitmap scans; the
+   * value is cached between changes. Always > the last processed tick
+   * unless timers wait in the past list, so a driver always makes progress.
+   */
+  nextDeadline(): number {
+    if (this.nexts[PAST] !== PAST) return this.pastMin;
+    const c = this.cachedNext;
+    if (c !== STALE) return c;
+    const t = this.nextEventTick();
+    this.cachedNext = t;
+    return t;
+  }
+
+  /**
+   * Fire every timer whose tick is <= floor(now), in tick order and within a
+   * tick in deadline order, calling `handler.onTimer(data, handle, now)`.
+   * A fired timer is disarmed before its handler runs (the handler may
+   * re-arm or free it). Not re-entrant.
+   */
+  advance(now: number): void {
+    if (this.inAdvance) throw new Error('TimerWheel.advance: called re-entrantly from a timer handler');
+    if (now < this.lastNow) now = this.lastNow; // time never goes backwards
+    this.lastNow = now;
+    this.inAdvance = true;
+    try {
+      if (this.nexts[PAST] !== PAST) {
+        this.pastMin = Infinity;
+        this.spliceAll(PAST, FIRING);
+        this.fireBatch(now);
+      }
+      const target = Math.floor(now);
+      for (;;) {
+        const t = this.nextEventTick();
+        if (t > target) break;
+        this.moveTo(t);
+        this.fireBatch(now);
+      }
+      if (target > this.cur) this.cur = target;
+    } finally {
+      this.inAdvance = false;
+      this.cachedNext = STALE;
+    }
+  }
+
+  // ---- internals ----
+
+  private check(h: number): void {
+    if (!(h >= FIRST_HANDLE && h < this.top) || this.hidx[h] === FREE) {
+      throw new RangeError(`TimerWheel: ${h} is not an allocated timer handle`);
+    }
+  }
+
+  private grow(): void {
+    const n = this.cap * 2;
+    const g64 = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    const g32 = (a: Int32Array, fill: number): Int32Array => {
+      const b = new Int32Array(n);
+      b.set(a);
+      b.fill(fill, this.cap);
+      return b;
+    };
+    this.deadlines = g64(this.deadlines);
+    this.datas = g64(this.datas);
+    this.nexts = g32(this.nexts, NOT_LINKED);
+    this.prevs = g32(this.prevs, NOT_LINKED);
+    this.hidx = g32(this.hidx, FREE);
+    this.cap = n;
+  }
+
+  private unlink(h: number): void {
+    const n = this.nexts[h];
+    const p = this.prevs[h];
+    this.nexts[p] = n;
+    this.prevs[n] = p;
+    this.nexts[h] = NOT_LINKED;
+    this.prevs[h] = NOT_LINKED;
+    this.armed--;
+    // A cancel can only move the true next deadline later, so a cached value
+    // stays a safe early bound; an emptied slot bit is cleared lazily.
+  }
+
+  private pushBack(list: number, h: number): void {
+    const last = this.prevs[list];
+    this.nexts[last] = h;
+    this.prevs[h] = last;
+    this.nexts[h] = list;
+    this.prevs[list] = h;
+  }
+
+  /** Move every node of list `from` to the end of list `to`. */
+  private spliceAll(from: number, to: number): void {
+    const first = this.nexts[from];
+    if (first === from) return;
+    const last = this.prevs[from];
+    const toLast = this.prevs[to];
+    this.nexts[toLast] = first;
+    this.prevs[first] = toLast;
+    this.nexts[last] = to;
+    this.prevs[to] = last;
+    this.nexts[from] = from;
+    this.prevs[from] = from;
+  }
+
+  /** Link `h` into the right list for its deadline, relative to `cur`. */
+  private insert(h: number, deadline: number): void {
+    const tick = Math.ceil(deadline);
+    const cur = this.cur;
+    if (tick <= cur) {
+      this.pushBack(PAST, h);
+      if (deadline < this.pastMin) this.pastMin = deadline;
+      return;
+    }
+    let level: number;
+    let slot: number;
+    if (tick < 0x80000000 && cur >= 0) {
+      // Fast path: both ticks fit in 31 bits; the level is the highest
+      // differing 6-bit digit.
+      const x = tick ^ cur;
+      level = ((31 - Math.clz32(x)) / BITS) | 0;
+      slot = (tick >>> (level * BITS)) & (SLOTS - 1);
+    } else {
+      if (tick - cur >= HORIZON || tick === Infinity) {
+        throw new RangeError(`TimerWheel.arm: deadline ${deadline} is more than 2^48 ms ahead`);
+      }
+      level = 0;
+      while (Math.floor(tick / POW[level + 1]) !== Math.floor(cur / POW[level + 1])) level++;
+      slot = Math.floor(tick / POW[level]) % SLOTS;
+    }
+    this.pushBack(level * SLOTS + slot, h);
+    this.occ[level * 2 + (slot >>> 5)] |= 1 << (slot & 31);
+    if (tick < this.cachedNext) this.cachedNext = tick; // STALE (-1) is never replaced
+  }
+
+  /**
+   * The next tick > cur at which something happens: a level-0 slot to fire
+   * (exact) or a higher-level slot to cascade (its start, an early bound).
+   * Infinity when the wheel is empty. Clears bits of slots found empty.
+   */
+  private nextEventTick(): number {
+    const cur = this.cur;
+    for (let level = 0; level < LEVELS; level++) {
+      const digit = Math.floor(cur / POW[level]) % SLOTS;
+      let slot = this.findSlotAfter(level, digit);
+      while (slot >= 0) {
+        const list = level * SLOTS + slot;
+        if (this.nexts[list] !== list) {
+          const base = Math.floor(cur / POW[level + 1]) * POW[level + 1];
+          return base + slot * POW[level];
+        }
+        this.occ[level * 2 + (slot >>> 5)] &= ~(1 << (slot & 31));
+        slot = this.findSlotAfter(level, slot);
+      }
+    }
+    return Infinity;
+  }
+
+  /** Lowest set bit > d in the level's 64-bit bitmap, or -1. */
+  private findSlotAfter(level: number, d: number): number {
+    const lo = this.occ[level * 2];
+    const hi = this.occ[level * 2 + 1];
+    if (d < 31) {
+      const m = lo & (-1 << (d + 1));
+      if (m !== 0) return 31 - Math.clz32(m & -m);
+      if (hi !== 0) return 63 - Math.clz32(hi & -hi);
+      return -1;
+    }
+    if (d === 31) return hi !== 0 ? 63 - Math.clz32(hi & -hi) : -1;
+    if (d >= 63) return -1;
+    const m = hi & (-1 << (d - 31));
+    return m !== 0 ? 63 - Math.clz32(m & -m) : -1;
+  }
+
+  /**
+   * Make `t` the current tick: cascade the slots whose start is `t` at every
+   * level whose digit changed, then move the level-0 slot of `t` to FIRING.
+   */
+  private moveTo(t: number): void {
+    const old = this.cur;
+    this.cur = t;
+    for (let level = LEVELS - 1; level >= 1; level--) {
+      if (Math.floor(t / POW[level]) === Math.floor(old / POW[level])) continue;
+      const slot = Math.floor(t / POW[level]) % SLOTS;
+      const list = level * SLOTS + slot;
+      this.occ[level * 2 + (slot >>> 5)] &= ~(1 << (slot & 31));
+      let h = this.nexts[list];
+      if (h === list) continue;
+      // Detach the whole slot, then re-insert each timer relative to t.
+      this.nexts[list] = list;
+      this.prevs[list] = list;
+      while (h !== list) {
+        const n = this.nexts[h];
+        const tick = Math.ceil(this.deadlines[h]);
+        if (tick <= t) this.pushBack(FIRING, h);
+        else this.insert(h, this.deadlines[h]);
+        h = n;
+      }
+    }
+    const slot0 = t % SLOTS;
+    this.occ[slot0 >>> 5] &= ~(1 << (slot0 & 31));
+    this.spliceAll(slot0, FIRING);
+  }
+
+  /** Sort FIRING by deadline if needed, then fire it from the front. */
+  private fireBatch(now: number): void {
+    const nexts = this.nexts;
+    const deadlines = this.deadlines;
+    let h = nexts[FIRING];
+    if (h === FIRING) return;
+    // Usually already in order (one deadline per tick, or armed in order).
+    let sorted = true;
+    let prevD = -Infinity;
+    for (; h !== FIRING; h = nexts[h]) {
+      const d = deadlines[h];
+      if (d < prevD) {
+        sorted = false;
+        break;
+      }
+      prevD = d;
+    }
+    if (!sorted) {
+      const s = this.scratch;
+      s.length = 0;
+      for (h = nexts[FIRING]; h !== FIRING; h = nexts[h]) s.push(h);
+      s.sort((a, b) => deadlines[a] - deadlines[b]); // stable: ties keep arming order
+      this.nexts[FIRING] = FIRING;
+      this.prevs[FIRING] = FIRING;
+      for (let i = 0; i < s.length; i++) this.pushBack(FIRING, s[i]);
+      s.length = 0;
+    }
+    for (;;) {
+      h = this.nexts[FIRING];
+      if (h === FIRING) break;
+      this.unlink(h);
+      this.handlers[this.hidx[h]].onTimer(this.datas[h], h, now);
+    }
+  }
+}
