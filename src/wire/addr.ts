@@ -131,7 +131,8 @@ function parseV6(s: string): IpAddr | null {
     const grp = all[g];
     const last = g === all.length - 1;
     if (grp.indexOf('.') !== -1) {
-      if (!last) return null;
+      // Only as the final group of the address: not before "::" either.
+      if (!last || (dbl !== -1 && g < headGroups.length)) return null;
       const v4 = new Uint8Array(4);
       if (!parseV4Into(grp, v4, 0)) return null;
       words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
@@ -146,8 +147,7 @@ function parseV6(s: string): IpAddr | null {
     }
     words.push(v);
   }
-  // Words contributed by the head part (a dotted quad can only be in the tail when "::" is present,
-  // or in the head when it is not).
+  // Words contributed by the head part (a dotted quad is in the head only when there is no "::").
   let headWords = 0;
   for (const grp of headGroups) headWords += grp.indexOf('.') !== -1 ? 2 : 1;
   if (dbl === -1) {
