@@ -29,6 +29,7 @@ export interface ExecOptions {
   timeoutMs?: number;
   input?: string;
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
 }
 
 function deleteNow(name: string): void {
@@ -125,6 +126,7 @@ export class Netns {
       timeout: opts.timeoutMs ?? 10000,
       input: opts.input,
       env: opts.env,
+      cwd: opts.cwd,
     });
     return {
       code: r.status,
@@ -141,6 +143,7 @@ export class Netns {
       const child = spawn('ip', ['netns', 'exec', this.name, ...argv], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: opts.env,
+        cwd: opts.cwd,
       });
       let stdout = '';
       let stderr = '';

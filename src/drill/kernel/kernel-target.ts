@@ -1,0 +1,460 @@
+/**
+ * `usnet drill --target kernel`: the script's local host is the Linux kernel
+ * in a fresh network namespace, reached through a TUN device, as packetdrill
+ * itself runs (netdev.c: a tun device with the local address, the remote
+ * address routed through it). Real time, so packetdrill's tolerances apply.
+ *
+ * - namespace `usnet-drill-<pid>-<n>`, `lo` up, deleted in close() and on
+ *   process exit (netns.ts);
+ * - TUN `tun0` inside it (the name packetdrill scripts use), MTU from the
+ *   config, the local address on it, every other destination routed to it
+ *   (a default route: the namespace has no other way out, so nothing leaves
+ *   it); qdisc pfifo, as the kernel selftests' defaults.sh sets, so no fq
+ *   pacing shifts segment times;
+ * - no IFF_VNET_HDR/TUNSETOFFLOAD: the device has no TSO/GSO offload, so the
+ *   kernel segments to the MSS before the TUN and scripts see MSS-sized
+ *   segments, as usnet sends them (packetdrill itself enables TSO and would
+ *   see super-segments: scripts that expect those differ here);
+ * - sysctls set in the namespace: tcp_congestion_control=reno (the host
+ *   allows only reno and bbr, and usnet's default is reno), IPv6 off on
+ *   IPv4 runs (no router solicitations or MLD on the wire), no RA/RS/DAD on
+ *   IPv6 runs; everything else keeps the kernel's per-namespace defaults,
+ *   which are the defaults usnet reproduces;
+ * - system calls run on real sockets through a python3 helper in the
+ *   namespace (syscall-helper.ts); shell commands run there too (`ss`,
+ *   `nstat`, `sysctl` see the namespace).
+ */
+
+import { performance } from 'node:perf_hooks';
+import { SysError } from '../../errno.js';
+import { Netns } from '../../node/netns.js';
+import type { TunLink } from '../../node/tun.js';
+import type {
+  OutboundPacket,
+  ShellResult,
+  SyscallCall,
+  SyscallResult,
+  Target,
+  TargetConfig,
+  Value,
+} from '../target.js';
+import { type OptValue, type SockAddrJson, SyscallHelper, type SyscallRequest } from './syscall-helper.js';
+import { decodeTcpInfo, TCP_INFO_LEN } from './tcp-info.js';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOL_SOCKET = 1;
+const SO_LINGER = 13;
+const SOL_TCP = 6;
+const TCP_INFO = 11;
+const TCP_CONGESTION = 13;
+
+/** A call that blocks (accept, read, connect...) may stay pending this long; close() ends it sooner. */
+const BLOCKING_CALL_LIMIT_MS = 300_000;
+/** settle() gives up waiting for a call to either return or block after this long. */
+const SETTLE_LIMIT_MS = 50;
+/** advanceTo() sleeps with timers until this close to the target, then yields turn by turn. */
+const SPIN_WINDOW_MS = 1.5;
+
+export interface KernelTargetOptions {
+  /** extra sysctls set inside the namespace before the script starts */
+  sysctls?: Record<string, string | number>;
+  /** limit for setup steps (ms) */
+  setupTimeoutMs?: number;
+  /** limit for each backquoted command (ms) */
+  shellTimeoutMs?: number;
+}
+
+function prefixLen(netmask: string, v6: boolean): number {
+  if (v6) return 48;
+  if (/^\d+$/.test(netmask)) return Number(netmask);
+  const parts = netmask.split('.').map(Number);
+  let n = 0;
+  for (const p of parts) for (let b = 7; b >= 0; b--) if ((p >> b) & 1) n++;
+  return n;
+}
+
+function isNoise(pkt: Uint8Array): boolean {
+  const ver = pkt[0]! >> 4;
+  if (ver === 4) return pkt[9] === 2; // IGMP
+  if (ver === 6 && pkt.length >= 41 && pkt[6] === 58) {
+    // Neighbour discovery and MLD (ICMPv6 130-143) are the link's business, not the script's.
+    const t = pkt[40]!;
+    return t >= 130 && t <= 143;
+  }
+  // Hop-by-hop header first: MLD reports carry a router-alert option.
+  return ver === 6 && pkt[6] === 0;
+}
+
+function intOf(v: Value | undefined, what: string): number {
+  if (v && v.t === 'int') return v.v;
+  if (v && v.t === 'list' && v.items.length === 1 && v.items[0]!.t === 'int') return v.items[0]!.v;
+  throw new SysError('EINVAL', 'drill', `${what}: expected an integer`);
+}
+
+export class KernelTarget implements Target {
+  readonly name = 'kernel';
+  readonly virtualTime = false;
+
+  private ns: Netns | null = null;
+  private tun: TunLink | null = null;
+  private helper: SyscallHelper | null = null;
+  private config: TargetConfig | null = null;
+  private t0 = 0;
+  private outQ: OutboundPacket[] = [];
+  private outHead = 0;
+  private wake: (() => void) | null = null;
+  /** script fd -> kernel fd (scripts number fds from 3 up, lowest free first, as the kernel does) */
+  private fds = new Map<number, number>();
+  private closed = false;
+  private readonly opts: KernelTargetOptions;
+
+  constructor(opts: KernelTargetOptions = {}) {
+    this.opts = opts;
+  }
+
+  async start(config: TargetConfig): Promise<void> {
+    this.config = config;
+    const v6wire = config.ipVersion === 'ipv6';
+    const timeoutMs = this.opts.setupTimeoutMs ?? 10000;
+    const sysctls: Record<string, string | number> = { 'net.ipv4.tcp_congestion_control': 'reno' };
+    if (v6wire) {
+      sysctls['net.ipv6.conf.default.accept_ra'] = 0;
+      sysctls['net.ipv6.conf.default.router_solicitations'] = 0;
+      sysctls['net.ipv6.conf.default.dad_transmits'] = 0;
+    } else {
+      sysctls['net.ipv6.conf.default.disable_ipv6'] = 1;
+    }
+    Object.assign(sysctls, this.opts.sysctls ?? {});
+    try {
+      this.ns = Netns.create('drill', sysctls);
+      const prefix = prefixLen(config.netmaskIp, v6wire);
+      this.tun = await this.ns.openTun({
+        nameInNetns: 'tun0',
+        mtu: config.mtu,
+        addrs: [`${config.localIp.replace(/^::ffff:/i, '')}/${prefix}`],
+        timeoutMs,
+      });
+      this.ns.ipSync([v6wire ? '-6' : '-4', 'route', 'add', 'default', 'dev', 'tun0']);
+      this.ns.execSync(['tc', 'qdisc', 'replace', 'dev', 'tun0', 'root', 'pfifo'], { timeoutMs });
+      this.tun.onReceive = (frame) => {
+        if (isNoise(frame)) return;
+        this.outQ.push({ bytes: frame, timeUs: this.nowUs() });
+      };
+      this.tun.onDrained = () => this.wake?.();
+      this.helper = await SyscallHelper.start(this.ns.name, timeoutMs);
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    this.t0 = performance.now();
+  }
+
+  nowUs(): number {
+    return Math.round((performance.now() - this.t0) * 1000);
+  }
+
+  private queued(): boolean {
+    return this.outHead < this.outQ.length;
+  }
+
+  async advanceTo(tUs: number, stopOnOutbound = false): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      const remainingMs = (tUs - this.nowUs()) / 1000;
+      if (remainingMs <= 0) return;
+      if (stopOnOutbound && this.queued()) return;
+      await new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout | null = null;
+        const done = () => {
+          if (timer) clearTimeout(timer);
+          this.wake = null;
+          resolve();
+        };
+        this.wake = stopOnOutbound ? done : null;
+        // Timers are good to ~1 ms; the last stretch is covered turn by turn so
+        // injections land on time (packetdrill's default tolerance is 4 ms).
+        if (remainingMs > SPIN_WINDOW_MS) timer = setTimeout(done, remainingMs - SPIN_WINDOW_MS);
+        else setImmediate(done);
+      });
+    }
+  }
+
+  takeOutbound(): OutboundPacket | null {
+    if (!this.queued()) return null;
+    const p = this.outQ[this.outHead]!;
+    this.outQ[this.outHead++] = undefined as unknown as OutboundPacket;
+    if (this.outHead > 1024 && this.outHead * 2 > this.outQ.length) {
+      this.outQ = this.outQ.slice(this.outHead);
+      this.outHead = 0;
+    }
+    return p;
+  }
+
+  async inject(bytes: Uint8Array): Promise<void> {
+    if (!this.tun) throw new SysError('EBADF', 'inject', 'kernel target not started');
+    if (bytes.length > this.tun.mtu)
+      throw new SysError('EMSGSIZE', 'inject', `${bytes.length} > MTU ${this.tun.mtu}`);
+    this.tun.transmit(bytes);
+  }
+
+  async settle(): Promise<void> {
+    const h = this.helper;
+    if (!h) return;
+    const until = performance.now() + SETTLE_LIMIT_MS;
+    while (h.pendingCount > 0 && !h.allPendingBlocked() && performance.now() < until) {
+      await new Promise<void>((r) => setTimeout(r, 0.2));
+    }
+  }
+
+  async shell(command: string): Promise<ShellResult> {
+    if (!this.ns || !this.config) throw new SysError('EBADF', 'shell', 'kernel target not started');
+    const r = await this.ns.shell(command, {
+      timeoutMs: this.opts.shellTimeoutMs ?? 30000,
+      env: { ...process.env, ...this.config.defines },
+      cwd: this.config.cwd,
+    });
+    const status = r.code ?? 128 + (r.signal === 'SIGKILL' ? 9 : 15);
+    return { status, stdout: r.stdout, stderr: r.timedOut ? `${r.stderr}(timed out)\n` : r.stderr };
+  }
+
+  // ---- system calls ----
+
+  private kfd(v: Value | undefined, what: string): number {
+    const fd = intOf(v, what);
+    const k = this.fds.get(fd);
+    // An fd the script never opened goes to the kernel as a number it cannot have: EBADF, like a C program.
+    return k ?? 1_000_000 + fd;
+  }
+
+  private newFd(kernelFd: number): number {
+    let fd = 3;
+    while (this.fds.has(fd)) fd++;
+    this.fds.set(fd, kernelFd);
+    return fd;
+  }
+
+  private scriptFdOf(kernelFd: number): number {
+    for (const [s, k] of this.fds) if (k === kernelFd) return s;
+    return kernelFd;
+  }
+
+  private sockaddr(v: Value | undefined): SockAddrJson {
+    if (v && v.t === 'sockaddr')
+      return { family: v.family === 6 ? AF_INET6 : AF_INET, host: v.addr, port: v.port };
+    throw new SysError('EINVAL', 'drill', 'expected a sockaddr');
+  }
+
+  private toSockaddrValue(a: SockAddrJson | null | undefined): Value {
+    if (!a) return { t: 'ellipsis' };
+    return { t: 'sockaddr', family: a.family === AF_INET6 ? 6 : 4, port: a.port, addr: a.host };
+  }
+
+  private optValue(v: Value | undefined): OptValue {
+    if (!v) throw new SysError('EINVAL', 'setsockopt', 'missing value');
+    switch (v.t) {
+      case 'int':
+        return { int: v.v };
+      case 'list':
+        return { int: intOf(v, 'setsockopt value') };
+      case 'linger':
+        return { linger: [v.onoff, v.linger] };
+      case 'str':
+        return { str: v.v };
+      case 'struct': {
+        const on = v.fields.l_onoff ?? v.fields.onoff;
+        const ln = v.fields.l_linger ?? v.fields.linger;
+        if (on && ln) return { linger: [intOf(on, 'l_onoff'), intOf(ln, 'l_linger')] };
+        break;
+      }
+    }
+    throw new SysError('EINVAL', 'setsockopt', `unsupported option value ${v.t}`);
+  }
+
+  private buildRequest(c: SyscallCall): SyscallRequest {
+    const a = c.args;
+    const cfg = this.config!;
+    switch (c.name) {
+      case 'socket': {
+        const domain = a[0]?.t === 'int' ? a[0].v : cfg.ipVersion === 'ipv4' ? AF_INET : AF_INET6; // `...`: packetdrill's socket_domain
+        return { op: 'socket', domain, type: intOf(a[1], 'type'), proto: a[2]?.t === 'int' ? a[2].v : 0 };
+      }
+      case 'close':
+        return { op: 'close', fd: this.kfd(a[0], 'fd') };
+      case 'bind':
+      case 'connect':
+        return { op: c.name, fd: this.kfd(a[0], 'fd'), addr: this.sockaddr(a[1]) };
+      case 'listen':
+        return { op: 'listen', fd: this.kfd(a[0], 'fd'), backlog: intOf(a[1], 'backlog') };
+      case 'accept':
+      case 'accept4':
+        return { op: 'accept', fd: this.kfd(a[0], 'fd') };
+      case 'shutdown':
+        return { op: 'shutdown', fd: this.kfd(a[0], 'fd'), how: intOf(a[1], 'how') };
+      case 'read':
+        return { op: 'read', fd: this.kfd(a[0], 'fd'), len: intOf(a[2], 'count') };
+      case 'recv':
+        return { op: 'recv', fd: this.kfd(a[0], 'fd'), len: intOf(a[2], 'len'), flags: intOf(a[3], 'flags') };
+      case 'recvfrom':
+        return {
+          op: 'recvfrom',
+          fd: this.kfd(a[0], 'fd'),
+          len: intOf(a[2], 'len'),
+          flags: intOf(a[3], 'flags'),
+        };
+      case 'write':
+        return { op: 'write', fd: this.kfd(a[0], 'fd'), ...this.payload(a[1], a[2]) };
+      case 'send':
+        return {
+          op: 'send',
+          fd: this.kfd(a[0], 'fd'),
+          ...this.payload(a[1], a[2]),
+          flags: intOf(a[3], 'flags'),
+        };
+      case 'sendto':
+        return {
+          op: 'sendto',
+          fd: this.kfd(a[0], 'fd'),
+          ...this.payload(a[1], a[2]),
+          flags: intOf(a[3], 'flags'),
+          ...(a[4]?.t === 'sockaddr' ? { addr: this.sockaddr(a[4]) } : {}),
+        };
+      case 'setsockopt':
+        return {
+          op: 'setsockopt',
+          fd: this.kfd(a[0], 'fd'),
+          level: intOf(a[1], 'level'),
+          name: intOf(a[2], 'optname'),
+          value: this.optValue(a[3]),
+        };
+      case 'getsockopt': {
+        const level = intOf(a[1], 'level');
+        const name = intOf(a[2], 'optname');
+        let len = a[4] && a[4].t !== 'ellipsis' ? intOf(a[4], 'optlen') : 4;
+        if (level === SOL_TCP && name === TCP_INFO) len = Math.max(len, TCP_INFO_LEN);
+        if (level === SOL_SOCKET && name === SO_LINGER) len = 8;
+        if (level === SOL_TCP && name === TCP_CONGESTION) len = Math.max(len, 16);
+        return { op: 'getsockopt', fd: this.kfd(a[0], 'fd'), level, name, len };
+      }
+      case 'fcntl':
+        return {
+          op: 'fcntl',
+          fd: this.kfd(a[0], 'fd'),
+          cmd: intOf(a[1], 'cmd'),
+          ...(a[2] ? { arg: intOf(a[2], 'arg') } : {}),
+        };
+      case 'ioctl':
+        return { op: 'ioctl', fd: this.kfd(a[0], 'fd'), req: intOf(a[1], 'request') };
+      case 'getsockname':
+      case 'getpeername':
+        return { op: c.name, fd: this.kfd(a[0], 'fd') };
+      case 'poll': {
+        const list = a[0]?.t === 'list' ? a[0].items : [];
+        const fds = list.map((p) => {
+          if (p.t === 'pollfd') return { fd: this.kfd({ t: 'int', v: p.fd }, 'fd'), events: p.events };
+          if (p.t === 'struct')
+            return { fd: this.kfd(p.fields.fd, 'fd'), events: intOf(p.fields.events, 'events') };
+          throw new SysError('EINVAL', 'poll', 'expected pollfd structs');
+        });
+        return { op: 'poll', fds, timeout: intOf(a[2], 'timeout') };
+      }
+    }
+    throw new SysError('ENOSYS', c.name, `${c.where}: the kernel target does not run ${c.name}()`);
+  }
+
+  private payload(buf: Value | undefined, len: Value | undefined): { len?: number; hex?: string } {
+    if (buf?.t === 'str') {
+      const b = Buffer.from(buf.v, 'latin1');
+      const n = len && len.t !== 'ellipsis' ? intOf(len, 'len') : b.length;
+      return { hex: b.subarray(0, n).toString('hex') + '00'.repeat(Math.max(0, n - b.length)) };
+    }
+    return { len: intOf(len, 'len') };
+  }
+
+  async syscall(c: SyscallCall): Promise<SyscallResult> {
+    if (!this.helper) throw new SysError('EBADF', c.name, 'kernel target not started');
+    const req = this.buildRequest(c);
+    const r = await this.helper.call(req, BLOCKING_CALL_LIMIT_MS);
+    const res: SyscallResult = { ret: r.ret, errno: r.ret === -1 ? (r.errno ?? 'EIO') : null };
+    if (r.ret === -1) return res;
+    const out: Record<number, Value> = {};
+    switch (req.op) {
+      case 'socket':
+        res.ret = this.newFd(r.ret);
+        break;
+      case 'accept':
+        res.ret = this.newFd(r.ret);
+        out[1] = this.toSockaddrValue(r.addr);
+        out[2] = { t: 'list', items: [{ t: 'int', v: r.addr?.family === AF_INET6 ? 28 : 16 }] };
+        break;
+      case 'close':
+        for (const [s, k] of this.fds) if (k === req.fd) this.fds.delete(s);
+        break;
+      case 'getsockname':
+      case 'getpeername':
+        out[1] = this.toSockaddrValue(r.addr);
+        out[2] = { t: 'list', items: [{ t: 'int', v: r.addr?.family === AF_INET6 ? 28 : 16 }] };
+        break;
+      case 'read':
+      case 'recv':
+      case 'recvfrom':
+        out[1] = { t: 'str', v: Buffer.from(r.hex ?? '', 'hex').toString('latin1') };
+        if (req.op === 'recvfrom' && r.addr) out[4] = this.toSockaddrValue(r.addr);
+        break;
+      case 'getsockopt': {
+        const b = Buffer.from(r.hex ?? '', 'hex');
+        if (req.level === SOL_TCP && req.name === TCP_INFO) {
+          const fields: Record<string, Value> = {};
+          for (const [k, v] of Object.entries(decodeTcpInfo(b))) fields[k] = { t: 'int', v };
+          out[3] = { t: 'struct', fields };
+        } else if (req.level === SOL_SOCKET && req.name === SO_LINGER && b.length >= 8) {
+          out[3] = { t: 'linger', onoff: b.readInt32LE(0), linger: b.readInt32LE(4) };
+        } else if (req.level === SOL_TCP && req.name === TCP_CONGESTION) {
+          out[3] = { t: 'str', v: b.toString('latin1').replace(/\0.*$/s, '') };
+        } else if (b.length >= 4) {
+          out[3] = { t: 'list', items: [{ t: 'int', v: b.readInt32LE(0) }] };
+        } else if (b.length > 0) {
+          out[3] = { t: 'list', items: [{ t: 'int', v: b[0]! }] };
+        }
+        out[4] = { t: 'list', items: [{ t: 'int', v: b.length }] };
+        break;
+      }
+      case 'ioctl':
+        out[2] = { t: 'list', items: [{ t: 'int', v: r.int ?? 0 }] };
+        break;
+      case 'poll': {
+        const items: Value[] = req.fds.map((p, i) => ({
+          t: 'pollfd',
+          fd: this.scriptFdOf(p.fd),
+          events: p.events,
+          revents: r.revents?.[i] ?? 0,
+        }));
+        out[0] = { t: 'list', items };
+        break;
+      }
+    }
+    if (Object.keys(out).length > 0) res.out = out;
+    return res;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    try {
+      await this.helper?.close();
+    } finally {
+      try {
+        await this.tun?.close();
+      } finally {
+        this.ns?.delete();
+        this.helper = null;
+        this.tun = null;
+      }
+    }
+  }
+}
+
+export function createKernelTarget(opts: KernelTargetOptions = {}): Target {
+  return new KernelTarget(opts);
+}

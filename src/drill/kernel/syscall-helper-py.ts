@@ -1,0 +1,160 @@
+/**
+ * The python3 program that performs a script's system calls on real kernel
+ * sockets for `usnet drill --target kernel`. It runs inside the test's network
+ * namespace (`ip netns exec`) and speaks JSON lines on stdin/stdout (see
+ * syscall-helper.ts for the TypeScript side):
+ *
+ *   request   {"id": 7, "op": "connect", "fd": 3, "addr": {"family": 2, "host": "192.0.2.1", "port": 8080}}
+ *   response  {"id": 7, "ret": -1, "errno": "EINPROGRESS", "t0": <ns>, "t1": <ns>}
+ *
+ * Each call runs on its own thread, so a call that blocks (accept, read,
+ * connect, poll with a timeout) does not hold up the next script line, as in
+ * packetdrill. `t0`/`t1` are CLOCK_MONOTONIC nanoseconds when the call
+ * started/returned, the same clock as Node's process.hrtime, so the runner
+ * can check "0.1...0.2 accept(...)" timing. Python's socket module is used
+ * without its timeout machinery (fds stay as the script made them), so a
+ * non-blocking socket returns EAGAIN/EINPROGRESS exactly like C.
+ *
+ * Values that are C structs in the script arrive already shaped:
+ *   setsockopt value: {"int": n} | {"linger": [onoff, secs]} | {"hex": "..."} | {"str": "reno"}
+ *   getsockopt: returns {"ret": 0, "hex": "...", "int": n (when 4 bytes)}
+ */
+export const SYSCALL_HELPER_PY = String.raw`
+import errno, fcntl, json, os, select, socket, struct, sys, threading, time
+
+out_lock = threading.Lock()
+socks = {}
+
+def reply(obj):
+    line = json.dumps(obj) + '\n'
+    with out_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+def sock_of(fd):
+    s = socks.get(fd)
+    if s is None:
+        raise OSError(errno.EBADF, 'Bad file descriptor')
+    return s
+
+def to_addr(a):
+    if a['family'] == socket.AF_INET6:
+        return (a['host'], a['port'], a.get('flowinfo', 0), a.get('scope_id', 0))
+    return (a['host'], a['port'])
+
+def from_addr(fam, a):
+    if fam == socket.AF_INET6:
+        return {'family': socket.AF_INET6, 'host': a[0], 'port': a[1]}
+    if fam == socket.AF_INET:
+        return {'family': socket.AF_INET, 'host': a[0], 'port': a[1]}
+    return None
+
+def optval(v):
+    if 'int' in v:
+        return struct.pack('i', v['int'])
+    if 'linger' in v:
+        return struct.pack('ii', v['linger'][0], v['linger'][1])
+    if 'hex' in v:
+        return bytes.fromhex(v['hex'])
+    if 'str' in v:
+        return v['str'].encode()
+    raise OSError(errno.EINVAL, 'bad option value')
+
+def do(req):
+    op = req['op']
+    if op == 'socket':
+        s = socket.socket(req['domain'], req['type'], req.get('proto', 0))
+        socks[s.fileno()] = s
+        return {'ret': s.fileno()}
+    if op == 'close':
+        s = socks.pop(req['fd'], None)
+        if s is None:
+            os.close(req['fd'])
+        else:
+            s.close()
+        return {'ret': 0}
+    if op == 'poll':
+        p = select.poll()
+        for f in req['fds']:
+            p.register(f['fd'], f['events'])
+        got = dict(p.poll(req['timeout']))
+        return {'ret': len(got), 'revents': [got.get(f['fd'], 0) for f in req['fds']]}
+    if op == 'fcntl':
+        return {'ret': fcntl.fcntl(req['fd'], req['cmd'], req.get('arg', 0))}
+    s = sock_of(req['fd'])
+    if op == 'bind':
+        s.bind(to_addr(req['addr']))
+        return {'ret': 0}
+    if op == 'listen':
+        s.listen(req['backlog'])
+        return {'ret': 0}
+    if op == 'connect':
+        s.connect(to_addr(req['addr']))
+        return {'ret': 0}
+    if op == 'accept':
+        fd, addr = s._accept()
+        ns = socket.socket(s.family, s.type, s.proto, fileno=fd)
+        socks[fd] = ns
+        return {'ret': fd, 'addr': from_addr(s.family, addr)}
+    if op == 'shutdown':
+        s.shutdown(req['how'])
+        return {'ret': 0}
+    if op in ('read', 'recv', 'recvfrom'):
+        if op == 'recvfrom':
+            data, addr = s.recvfrom(req['len'], req.get('flags', 0))
+            return {'ret': len(data), 'hex': data.hex(), 'addr': from_addr(s.family, addr)}
+        data = s.recv(req['len'], req.get('flags', 0))
+        return {'ret': len(data), 'hex': data.hex()}
+    if op in ('write', 'send', 'sendto'):
+        data = bytes.fromhex(req['hex']) if 'hex' in req else bytes(req['len'])
+        if op == 'sendto' and req.get('addr'):
+            n = s.sendto(data, req.get('flags', 0), to_addr(req['addr']))
+        else:
+            n = s.send(data, req.get('flags', 0))
+        return {'ret': n}
+    if op == 'setsockopt':
+        s.setsockopt(req['level'], req['name'], optval(req['value']))
+        return {'ret': 0}
+    if op == 'getsockopt':
+        b = s.getsockopt(req['level'], req['name'], req.get('len', 4))
+        r = {'ret': 0, 'hex': b.hex()}
+        if len(b) == 4:
+            r['int'] = struct.unpack('i', b)[0]
+        return r
+    if op == 'ioctl':
+        b = fcntl.ioctl(req['fd'], req['req'], bytes(4))
+        return {'ret': 0, 'int': struct.unpack('i', b)[0]}
+    if op == 'getsockname':
+        return {'ret': 0, 'addr': from_addr(s.family, s.getsockname())}
+    if op == 'getpeername':
+        return {'ret': 0, 'addr': from_addr(s.family, s.getpeername())}
+    raise OSError(errno.ENOSYS, 'unsupported op ' + op)
+
+def run(req):
+    # The thread id lets Node tell a call that is blocked in the kernel
+    # (/proc/<pid>/task/<tid>/stat and syscall) from one still running.
+    reply({'id': req['id'], 'started': True, 'tid': threading.get_native_id()})
+    t0 = time.monotonic_ns()
+    try:
+        r = do(req)
+    except OSError as e:
+        code = errno.errorcode.get(e.errno, 'EIO') if e.errno else 'EIO'
+        r = {'ret': -1, 'errno': code, 'message': e.strerror or str(e)}
+    except Exception as e:
+        r = {'ret': -1, 'errno': 'EINVAL', 'message': repr(e)}
+    r['id'] = req['id']
+    r['t0'] = t0
+    r['t1'] = time.monotonic_ns()
+    reply(r)
+
+reply({'id': 0, 'ready': True, 'pid': os.getpid()})
+for line in sys.stdin:
+    line = line.strip()
+    if not line:
+        continue
+    req = json.loads(line)
+    if req.get('op') == 'exit':
+        break
+    threading.Thread(target=run, args=(req,), daemon=True).start()
+os._exit(0)
+`;

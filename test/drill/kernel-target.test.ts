@@ -1,0 +1,183 @@
+// The kernel target through the Target interface alone (no parser/runner):
+// a passive open and a close against real kernel sockets in a fresh
+// namespace, with hand-built segments. Needs root, /dev/net/tun, python3.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { KernelTarget } from '../../src/drill/kernel/kernel-target.js';
+import type { OutboundPacket, TargetConfig } from '../../src/drill/target.js';
+import { kernelTestsAvailable, liveNetns, netnsExists } from '../../src/node/netns.js';
+import { checksum, pseudoSumV4 } from '../../src/wire/checksum.js';
+import { tcpFillChecksum } from '../../src/wire/tcp.js';
+
+const avail = kernelTestsAvailable();
+const skip = avail.ok ? false : `kernel tests need root, /dev/net/tun, ip and python3: ${avail.reason}`;
+
+const LOCAL = [192, 168, 0, 1];
+const REMOTE = [192, 0, 2, 1];
+
+const config: TargetConfig = {
+  ipVersion: 'ipv4',
+  localIp: '192.168.0.1',
+  remoteIp: '192.0.2.1',
+  gatewayIp: '192.168.0.1',
+  netmaskIp: '255.255.0.0',
+  mtu: 1500,
+  defines: { USNET_TEST_DEFINE: 'yes' },
+  verbose: false,
+  cwd: '/tmp',
+};
+
+/** An IPv4+TCP segment from REMOTE:40000 to LOCAL:8080. */
+function seg(flags: number, seq: number, ack: number, opts: number[] = [], payload = 0): Uint8Array {
+  const tcpLen = 20 + opts.length + payload;
+  const b = new Uint8Array(20 + tcpLen);
+  b[0] = 0x45;
+  b[2] = (20 + tcpLen) >> 8;
+  b[3] = (20 + tcpLen) & 0xff;
+  b[6] = 0x40;
+  b[8] = 64;
+  b[9] = 6;
+  b.set(REMOTE, 12);
+  b.set(LOCAL, 16);
+  const c = checksum(b, 0, 20);
+  b[10] = c >> 8;
+  b[11] = c & 0xff;
+  const t = 20;
+  b[t] = 40000 >> 8;
+  b[t + 1] = 40000 & 0xff;
+  b[t + 2] = 8080 >> 8;
+  b[t + 3] = 8080 & 0xff;
+  new DataView(b.buffer).setUint32(t + 4, seq >>> 0);
+  new DataView(b.buffer).setUint32(t + 8, ack >>> 0);
+  b[t + 12] = ((20 + opts.length) / 4) << 4;
+  b[t + 13] = flags;
+  b[t + 14] = 0xff;
+  b[t + 15] = 0xff;
+  b.set(opts, t + 20);
+  tcpFillChecksum(b, t, tcpLen, pseudoSumV4(b, b, 6, tcpLen, 12, 16));
+  return b;
+}
+
+function tcpOf(p: OutboundPacket) {
+  const b = p.bytes;
+  const dv = new DataView(b.buffer, b.byteOffset, b.length);
+  const ihl = (b[0]! & 0xf) * 4;
+  return {
+    sport: dv.getUint16(ihl),
+    dport: dv.getUint16(ihl + 2),
+    seq: dv.getUint32(ihl + 4),
+    ack: dv.getUint32(ihl + 8),
+    flags: b[ihl + 13]!,
+    len: b.length - ihl - (b[ihl + 12]! >> 4) * 4,
+  };
+}
+
+async function expectOutbound(t: KernelTarget, withinMs: number): Promise<OutboundPacket> {
+  await t.advanceTo(t.nowUs() + withinMs * 1000, true);
+  const p = t.takeOutbound();
+  assert.ok(p, `no packet from the kernel within ${withinMs} ms`);
+  return p;
+}
+
+test('kernel target: passive open, data, close, shell inside the namespace', {
+  skip,
+  timeout: 30000,
+}, async () => {
+  const t = new KernelTarget();
+  let nsName = '';
+  try {
+    await t.start(config);
+    nsName = liveNetns().find((n) => n.startsWith('usnet-drill-')) ?? '';
+    assert.ok(netnsExists(nsName));
+    const int = (v: number) => ({ t: 'int' as const, v });
+    const s = await t.syscall({ name: 'socket', args: [int(2), int(1), int(6)], where: 't:1' });
+    assert.equal(s.ret, 3);
+    const on = await t.syscall({
+      name: 'setsockopt',
+      args: [int(3), int(1), int(2), { t: 'list', items: [int(1)] }, int(4)],
+      where: 't:2',
+    });
+    assert.deepEqual(on, { ret: 0, errno: null });
+    const addr = { t: 'sockaddr' as const, family: 4 as const, port: 8080, addr: '192.168.0.1' };
+    assert.equal((await t.syscall({ name: 'bind', args: [int(3), addr, int(16)], where: 't:3' })).ret, 0);
+    assert.equal((await t.syscall({ name: 'listen', args: [int(3), int(1)], where: 't:4' })).ret, 0);
+
+    // Blocking accept: pending while the handshake happens.
+    const acc = t.syscall({
+      name: 'accept',
+      args: [int(3), { t: 'ellipsis' }, { t: 'ellipsis' }],
+      where: 't:5',
+    });
+    let accepted = false;
+    acc.then(() => (accepted = true));
+    await t.settle();
+    assert.equal(accepted, false, 'accept on an empty queue blocks');
+
+    // SYN with MSS 1000: the kernel answers SYN-ACK acking our ISN + 1.
+    await t.inject(seg(0x02, 1000, 0, [2, 4, 0x03, 0xe8]));
+    const synack = tcpOf(await expectOutbound(t, 1000));
+    assert.equal(synack.flags, 0x12);
+    assert.equal(synack.ack, 1001);
+    assert.equal(synack.sport, 8080);
+    assert.equal(synack.dport, 40000);
+
+    await t.inject(seg(0x10, 1001, synack.seq + 1));
+    const a = await acc;
+    assert.equal(a.ret, 4);
+    assert.deepEqual(a.out?.[1], { t: 'sockaddr', family: 4, port: 40000, addr: '192.0.2.1' });
+
+    // 100 bytes out: one segment carrying them.
+    const w = await t.syscall({ name: 'write', args: [int(4), { t: 'ellipsis' }, int(100)], where: 't:6' });
+    assert.equal(w.ret, 100);
+    const data = tcpOf(await expectOutbound(t, 1000));
+    assert.equal(data.len, 100);
+    assert.equal(data.seq, synack.seq + 1);
+
+    // TCP_INFO through getsockopt: ESTABLISHED (1), peer MSS 1000.
+    const info = await t.syscall({
+      name: 'getsockopt',
+      args: [int(4), int(6), int(11), { t: 'ellipsis' }, { t: 'ellipsis' }],
+      where: 't:7',
+    });
+    assert.equal(info.ret, 0);
+    const fields = info.out?.[3];
+    assert.ok(fields && fields.t === 'struct');
+    assert.deepEqual(fields.fields.tcpi_state, { t: 'int', v: 1 });
+    assert.deepEqual(fields.fields.tcpi_snd_mss, { t: 'int', v: 1000 });
+
+    // Commands run inside the namespace, with the defines in the environment.
+    const ss = await t.shell('ss -tanH state established; echo "$USNET_TEST_DEFINE"; ip -o link show tun0');
+    assert.equal(ss.status, 0);
+    assert.match(ss.stdout, /192\.168\.0\.1:8080\s+192\.0\.2\.1:40000/);
+    assert.match(ss.stdout, /^yes$/m);
+    assert.match(ss.stdout, /tun0:.*mtu 1500/);
+    assert.equal((await t.shell('sysctl -n net.ipv4.tcp_congestion_control')).stdout.trim(), 'reno');
+
+    // An unknown fd is EBADF, like a C program's.
+    const bad = await t.syscall({ name: 'close', args: [int(9)], where: 't:8' });
+    assert.deepEqual(bad, { ret: -1, errno: 'EBADF' });
+
+    // close() with 100 unacked bytes: FIN follows the data.
+    assert.equal((await t.syscall({ name: 'close', args: [int(4)], where: 't:9' })).ret, 0);
+    const fin = tcpOf(await expectOutbound(t, 1000));
+    assert.equal(fin.flags & 0x01, 0x01);
+    assert.equal(fin.seq, synack.seq + 101);
+  } finally {
+    await t.close();
+  }
+  assert.equal(netnsExists(nsName), false, 'namespace deleted');
+});
+
+test('kernel target: an ICMP-free IPv4 wire (no IPv6 chatter reaches the script)', {
+  skip,
+  timeout: 30000,
+}, async () => {
+  const t = new KernelTarget();
+  try {
+    await t.start(config);
+    await t.advanceTo(t.nowUs() + 300_000);
+    assert.equal(t.takeOutbound(), null);
+  } finally {
+    await t.close();
+  }
+});
