@@ -227,7 +227,7 @@ test('list → bytes → list → bytes is stable; bytes → list → bytes is i
       const parsed = parseTcpOptionList(b, 0, padded);
       assert.ok(Array.isArray(parsed), String(parsed));
       // What was written, with the zero padding seen as (part of) an EOL.
-      const expect = list.filter((o) => o.kind !== 'eol');
+      const expect: TcpOption[] = list.filter((o) => o.kind !== 'eol');
       const eolAt = list.findIndex((o) => o.kind === 'eol');
       const tail = eolAt === -1 ? padded - n : padded - tcpOptionListLen(list.slice(0, eolAt));
       if (tail > 0) expect.push(tail === 1 ? { kind: 'eol' } : { kind: 'eol', len: tail });
