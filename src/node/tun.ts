@@ -175,9 +175,11 @@ export class TunLink implements Link {
       try {
         closeSync(fd);
       } catch {}
-      if (helper) {
-        helper.stdin?.end();
-        if (helper.exitCode === null && helper.signalCode === null) helper.kill('SIGKILL');
+      if (helper && helper.exitCode === null && helper.signalCode === null) {
+        const h = helper;
+        const gone = new Promise<void>((resolve) => h.once('exit', () => resolve()));
+        h.kill('SIGKILL');
+        await gone;
       }
       throw e;
     }
