@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { KernelTarget } from '../../src/drill/kernel/kernel-target.js';
 import type { OutboundPacket, TargetConfig } from '../../src/drill/target.js';
 import { kernelTestsAvailable, liveNetns, netnsExists } from '../../src/node/netns.js';
-import { checksum, pseudoSumV4 } from '../../src/wire/checksum.js';
+import { checksum, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
 import { tcpFillChecksum } from '../../src/wire/tcp.js';
 
 const avail = kernelTestsAvailable();
@@ -58,11 +58,45 @@ function seg(flags: number, seq: number, ack: number, opts: number[] = [], paylo
   return b;
 }
 
+const LOCAL6 = parseV6('fd3d:fa7b:d17d::1');
+const REMOTE6 = parseV6('2001:db8::1');
+
+function parseV6(s: string): Uint8Array {
+  const [head, tail] = s.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const words = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t].map((w) => Number.parseInt(w, 16));
+  const b = new Uint8Array(16);
+  words.forEach((w, i) => {
+    b[2 * i] = w >> 8;
+    b[2 * i + 1] = w & 0xff;
+  });
+  return b;
+}
+
+/** The same segment over IPv6, from REMOTE6 to LOCAL6. */
+function seg6(flags: number, seq: number, ack: number, opts: number[] = []): Uint8Array {
+  const v4 = seg(flags, seq, ack, opts);
+  const tcp = v4.subarray(20);
+  const b = new Uint8Array(40 + tcp.length);
+  b[0] = 0x60;
+  b[4] = tcp.length >> 8;
+  b[5] = tcp.length & 0xff;
+  b[6] = 6;
+  b[7] = 64;
+  b.set(REMOTE6, 8);
+  b.set(LOCAL6, 24);
+  b.set(tcp, 40);
+  tcpFillChecksum(b, 40, tcp.length, pseudoSumV6(REMOTE6, LOCAL6, 6, tcp.length));
+  return b;
+}
+
 function tcpOf(p: OutboundPacket) {
   const b = p.bytes;
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  const ihl = (b[0]! & 0xf) * 4;
+  const ihl = b[0]! >> 4 === 6 ? 40 : (b[0]! & 0xf) * 4;
   return {
+    version: b[0]! >> 4,
     sport: dv.getUint16(ihl),
     dport: dv.getUint16(ihl + 2),
     seq: dv.getUint32(ihl + 4),
@@ -168,7 +202,7 @@ test('kernel target: passive open, data, close, shell inside the namespace', {
   assert.equal(netnsExists(nsName), false, 'namespace deleted');
 });
 
-test('kernel target: an ICMP-free IPv4 wire (no IPv6 chatter reaches the script)', {
+test('kernel target: an idle IPv4 run puts nothing on the wire (IPv6 is off in its namespace)', {
   skip,
   timeout: 30000,
 }, async () => {
@@ -181,3 +215,60 @@ test('kernel target: an ICMP-free IPv4 wire (no IPv6 chatter reaches the script)
     await t.close();
   }
 });
+
+for (const version of ['ipv6', 'ipv4-mapped-ipv6'] as const) {
+  test(`kernel target: ${version} handshake on the wire`, { skip, timeout: 30000 }, async () => {
+    const t = new KernelTarget();
+    const v6 = version === 'ipv6';
+    try {
+      await t.start(
+        v6
+          ? {
+              ...config,
+              ipVersion: 'ipv6',
+              localIp: 'fd3d:fa7b:d17d::1',
+              remoteIp: '2001:db8::1',
+              netmaskIp: '48',
+            }
+          : { ...config, ipVersion: 'ipv4-mapped-ipv6' },
+      );
+      const int = (v: number) => ({ t: 'int' as const, v });
+      const s = await t.syscall({ name: 'socket', args: [{ t: 'ellipsis' }, int(1), int(6)], where: 't:1' });
+      assert.equal(s.ret, 3);
+      const addr = {
+        t: 'sockaddr' as const,
+        family: 6 as const,
+        port: 8080,
+        addr: v6 ? 'fd3d:fa7b:d17d::1' : '::ffff:192.168.0.1',
+      };
+      assert.deepEqual(await t.syscall({ name: 'bind', args: [int(3), addr, int(28)], where: 't:2' }), {
+        ret: 0,
+        errno: null,
+      });
+      assert.equal((await t.syscall({ name: 'listen', args: [int(3), int(1)], where: 't:3' })).ret, 0);
+      await t.inject(v6 ? seg6(0x02, 1000, 0, [2, 4, 0x03, 0xe8]) : seg(0x02, 1000, 0, [2, 4, 0x03, 0xe8]));
+      const synack = tcpOf(await expectOutbound(t, 1000));
+      assert.equal(synack.version, v6 ? 6 : 4);
+      assert.equal(synack.flags, 0x12);
+      assert.equal(synack.ack, 1001);
+      await t.inject(v6 ? seg6(0x10, 1001, synack.seq + 1) : seg(0x10, 1001, synack.seq + 1));
+      const a = await t.syscall({
+        name: 'accept',
+        args: [int(3), { t: 'ellipsis' }, { t: 'ellipsis' }],
+        where: 't:4',
+      });
+      assert.equal(a.ret, 4);
+      assert.deepEqual(a.out?.[1], {
+        t: 'sockaddr',
+        family: 6,
+        port: 40000,
+        addr: v6 ? '2001:db8::1' : '::ffff:192.0.2.1',
+      });
+      // Nothing else on the wire: neighbour discovery and MLD are filtered out.
+      await t.advanceTo(t.nowUs() + 200_000);
+      assert.equal(t.takeOutbound(), null);
+    } finally {
+      await t.close();
+    }
+  });
+}
