@@ -93,6 +93,13 @@ const DEFAULTS = {
   'net.ipv4.icmp_msgs_per_sec': 1000,
   'net.ipv4.icmp_msgs_burst': 50,
   'net.ipv6.conf.default.hop_limit': 64,
+  'net.ipv4.icmp_echo_ignore_broadcasts': 1,
+  'net.ipv4.route.min_pmtu': 552,
+  'net.ipv4.route.mtu_expires': 600,
+  'net.ipv6.icmp.ratelimit': 100,
+  'net.ipv6.ip6frag_time': 60,
+  'net.ipv6.ip6frag_high_thresh': 4194304,
+  'net.ipv6.route.mtu_expires': 600,
   'net.ipv6.icmp.echo_ignore_all': 0,
 } satisfies Record<string, SysctlValue>;
 
