@@ -2,8 +2,11 @@
  * Runs Steppables (stacks, wires) on Node's event loop in real time: the
  * sans-I/O core never reads a clock or arms a timer (DESIGN principle 1), so
  * this driver does both. It calls advance(now) with a performance.now()-based
- * time when the earliest nextDeadline() is due, and right after a link
- * delivered frames (`poke()`; TunLink.onDrained is wired to it by attach()).
+ * time when the earliest nextDeadline() is due, just before a link delivers
+ * frames (so they are stamped with the time they arrived), and right after
+ * (`poke()`: TunLink.beforeDeliver/onDrained are wired by attach()). Code that
+ * calls socket methods from outside a callback calls poke() afterwards, since
+ * such a call may arm a timer the driver does not know about yet.
  *
  * Time starts at `start` (default 0) when the driver is created, so a Stack
  * constructed with `now: 0` and this driver agree.
@@ -66,8 +69,21 @@ export class RealtimeDriver {
    * Wires a link's "frames delivered" hook to poke(), so the stack processes
    * them at once. Works with any link that exposes `onDrained` (TunLink).
    */
-  attach(link: { onDrained: (() => void) | null }): void {
+  attach(link: { onDrained: (() => void) | null; beforeDeliver?: (() => void) | null }): void {
+    if ('beforeDeliver' in link) link.beforeDeliver = () => this.sync();
     link.onDrained = () => this.poke();
+  }
+
+  /** Brings every item's clock up to now without re-arming (frames are about to be delivered). */
+  sync(): void {
+    if (!this.running || this.inStep) return;
+    this.inStep = true;
+    try {
+      const now = this.now();
+      for (const s of this.items) s.advance(now);
+    } finally {
+      this.inStep = false;
+    }
   }
 
   start(): void {

@@ -90,6 +90,12 @@ export class TunLink implements Link {
   readonly name: string;
   readonly netns: string | null;
   onReceive: ((frame: Uint8Array) => void) | null = null;
+  /**
+   * Called before the first frame of a batch is handed to onReceive: a driver
+   * brings the stack's clock up to now here, so frames are processed at the
+   * time they arrived (the stack stamps them with its own `now`).
+   */
+  beforeDeliver: (() => void) | null = null;
   /** Called after a batch of received frames was handed to onReceive (a driver advances the stack here). */
   onDrained: (() => void) | null = null;
   readonly stats: TunStats = {
@@ -228,7 +234,7 @@ export class TunLink implements Link {
       this.slabOff += (len + 7) & ~7;
       this.stats.rxPackets++;
       this.stats.rxBytes += len;
-      n++;
+      if (n++ === 0) this.beforeDeliver?.();
       this.onReceive?.(frame);
     }
     if (n > 0) this.onDrained?.();

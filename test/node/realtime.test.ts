@@ -75,13 +75,15 @@ test('poke() picks up a deadline added from outside; stop() ends it; start time 
 test('attach() wires a link so delivered frames are processed at once', { timeout: 10000 }, async () => {
   const a = new Alarms([]);
   const drv = new RealtimeDriver([a]);
-  const link = { onDrained: null as (() => void) | null };
+  const link = { onDrained: null as (() => void) | null, beforeDeliver: null as (() => void) | null };
   drv.attach(link);
   drv.start();
   try {
     const before = a.calls.length;
-    link.onDrained!();
+    link.beforeDeliver!();
     assert.equal(a.calls.length, before + 1);
+    link.onDrained!();
+    assert.equal(a.calls.length, before + 2);
   } finally {
     drv.stop();
   }
