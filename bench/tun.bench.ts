@@ -44,7 +44,7 @@ function udpPacket(): Uint8Array {
   return b;
 }
 
-const SENDER_PY = String.raw`
+const SENDER_PY = `
 import socket, sys, time
 n = int(sys.argv[1])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
