@@ -15,9 +15,10 @@ export class Loopback implements Link, Steppable {
   private queue: Uint8Array[] = [];
   private head = 0;
   private lastNow = 0;
-  /** Frames delivered, and frames dropped because nothing was attached. */
+  /** Frames delivered; dropped because nothing was attached; dropped for exceeding the MTU. */
   delivered = 0;
   droppedNoReceiver = 0;
+  droppedMtu = 0;
 
   /** Linux's loopback MTU is 65536. */
   constructor(opts: { mtu?: number; name?: string } = {}) {
@@ -26,7 +27,10 @@ export class Loopback implements Link, Steppable {
   }
 
   transmit(frame: Uint8Array): void {
-    if (frame.length > this.mtu) return;
+    if (frame.length > this.mtu) {
+      this.droppedMtu++;
+      return;
+    }
     this.queue.push(frame.slice());
   }
 
