@@ -1,0 +1,665 @@
+/**
+ * The connection tables of one stack (Linux's inet_hashinfo and friends):
+ * established hash, compact TIME_WAIT tables, bind buckets, listeners, and
+ * the two port choices Linux makes (bind() to port 0, and connect()).
+ *
+ * What is reproduced, and from where (observed on Linux 6.18 in a network
+ * namespace, see test/inet/*.test.ts for the recorded experiments):
+ *  - bind(): EINVAL when already bound; EADDRNOTAVAIL for an address the
+ *    stack does not own (unless ip_nonlocal_bind); EADDRINUSE on a conflict
+ *    with any owner of the port, full socket or TIME_WAIT entry, whose
+ *    address overlaps, unless both set SO_REUSEADDR and the other is not
+ *    listening, or both set SO_REUSEPORT.
+ *  - bind() to port 0 and listen() without bind: a random odd offset into
+ *    the range, odd ports first then even (connect() prefers the other
+ *    parity), the lower half of the range first for SO_REUSEADDR sockets,
+ *    ip_local_reserved_ports skipped, ip_autobind_reuse honoured.
+ *  - connect(): RFC 6056 §3.3.4 algorithm 4 as Linux implements it: offset =
+ *    perturb[h & 0xffff] + (h >> 32) where h = SipHash(laddr, raddr, rport);
+ *    even ports (the range's low parity) first, then odd; ports whose bucket
+ *    bind() created are skipped; a port is taken when its 4-tuple is free in
+ *    the established table, or held by a TIME_WAIT entry that may be taken
+ *    over; then perturb[..] advances by max(i, rand(8)*2) + 2. A per-socket
+ *    IP_LOCAL_PORT_RANGE scans in steps of 1 without the parity rule.
+ *  - TIME_WAIT takeover (Linux tcp_twsk_unique): needs timestamps on the old
+ *    connection; for a socket bound to its port that is all; for a port the
+ *    search is choosing it also needs tcp_tw_reuse (2 = when either address
+ *    is loopback), the entry not in the FIN_WAIT2 sub-state, and
+ *    tcp_tw_reuse_delay ms since the entry was made. The new connection
+ *    starts at old snd_nxt + 65537 with the old TS.Recent; TcpExtTWRecycled.
+ */
+import type { Counters } from '../counters.js';
+import { SysError } from '../errno.js';
+import type { Rng } from '../rng.js';
+import type { Sysctl } from '../sysctl.js';
+import type { TimerWheel } from '../time/timer-wheel.js';
+import { type IpAddr, v4Mapped } from '../wire/addr.js';
+import { hashTuple, isAnyAddr, isLoopbackAddr, isV4Wire, sameAddr, wireAddr } from './addr-key.js';
+import {
+  BindBucket,
+  type BoundAddr,
+  boundAddrOf,
+  bucketConflicts,
+  K_LISTEN,
+  K_TW,
+  kindOf,
+} from './bind-buckets.js';
+import { EstablishedTable } from './established-table.js';
+import { effectiveRange, type PortRange, ReservedPorts } from './local-ports.js';
+import { InetSecrets } from './secrets.js';
+import { type TimeWaitInit, TimeWaitTable, TW_REUSE, TW_REUSEPORT } from './timewait-table.js';
+
+/** What the tables need of a socket (TCP control blocks implement it). */
+export interface InetSock {
+  family: 4 | 6;
+  v6only: boolean;
+  /** null = wildcard (not bound to an address). */
+  laddr: IpAddr | null;
+  lport: number;
+  raddr: IpAddr | null;
+  rport: number;
+  reuseAddr: boolean;
+  reusePort: boolean;
+  bindAddressNoPort: boolean;
+  /** IP_LOCAL_PORT_RANGE value (hi << 16 | lo), 0 = unset. */
+  localPortRange: number;
+  listening: boolean;
+}
+
+/** The parts of a stack the tables use (a Stack or TcpHost satisfies it). */
+export interface InetHost {
+  readonly now: number;
+  readonly sysctl: Sysctl;
+  readonly counters: Counters;
+  readonly rng: Rng;
+  readonly timers: TimerWheel;
+  readonly ip: {
+    route(dst: IpAddr, src?: IpAddr): { src: IpAddr } | null;
+    isLocal(addr: IpAddr): boolean;
+  };
+}
+
+/** What connect() reports when it took over a TIME_WAIT entry. */
+export interface TwTakeover {
+  /** The new connection's ISN: old snd_nxt + 65537 (never 0). */
+  isn: number;
+  /** Timestamp state carried over from the old connection. */
+  tsRecent: number;
+  tsRecentStamp: number;
+  tsOffset: number;
+}
+
+/** TIME_WAIT ids: IPv4-table rows as is, IPv6-table rows from this base up. */
+export const TW6_BASE = 1 << 30;
+
+/** Linux INET_TABLE_PERTURB_SIZE (1 << CONFIG_INET_TABLE_PERTURB_ORDER, 16). */
+const PERTURB_SIZE = 1 << 16;
+
+interface Reg {
+  bucket: BindBucket;
+  bound: BoundAddr;
+  kind: number;
+  /** The port was chosen by connect() or inherited from a listener: released when the connection leaves the hash. */
+  autoPort: boolean;
+}
+
+export class InetTables<S extends InetSock> {
+  readonly established: EstablishedTable<S>;
+  readonly tw4: TimeWaitTable;
+  readonly tw6: TimeWaitTable;
+  readonly secrets: InetSecrets;
+  private readonly buckets = new Map<number, BindBucket>();
+  private readonly listeners = new Map<number, S[]>();
+  private readonly regs = new Map<S, Reg>();
+  /** Sockets whose local address the user chose (bind), as Linux SOCK_BINDADDR_LOCK. */
+  private readonly addrLocked = new Set<S>();
+  private readonly reserved = new ReservedPorts();
+  private readonly range: PortRange = { low: 0, high: 0, perSocket: false };
+  private perturb: Uint32Array | null = null;
+  private readonly portRng: Rng;
+  private readonly listenSeed: number;
+  private readonly host: InetHost;
+  private readonly cTW: number;
+  private readonly cTWKilled: number;
+  private readonly cTWRecycled: number;
+  private readonly cOverflow: number;
+  private readonly scratch4 = new Uint8Array(4);
+  private readonly scratch16 = new Uint8Array(16);
+
+  constructor(host: InetHost) {
+    this.host = host;
+    const rng = host.rng.fork();
+    this.secrets = new InetSecrets(rng);
+    this.portRng = rng.fork();
+    this.listenSeed = rng.u32();
+    this.established = new EstablishedTable<S>(rng.u32());
+    this.tw4 = new TimeWaitTable(1, host.timers, rng.u32());
+    this.tw6 = new TimeWaitTable(4, host.timers, rng.u32());
+    this.tw4.onExpire = (t, i) => this.dropTimeWait(t, i);
+    this.tw6.onExpire = (t, i) => this.dropTimeWait(t, i);
+    const c = host.counters;
+    this.cTW = c.id('TcpExtTW');
+    this.cTWKilled = c.id('TcpExtTWKilled');
+    this.cTWRecycled = c.id('TcpExtTWRecycled');
+    this.cOverflow = c.id('TcpExtTCPTimeWaitOverflow');
+  }
+
+  // ------------------------------------------------------------ bind
+
+  /**
+   * bind(2). `addr` null or a wildcard binds every address. Port 0 picks a
+   * port now, unless IP_BIND_ADDRESS_NO_PORT defers it to connect().
+   */
+  bind(sock: S, addr: IpAddr | null, port: number): void {
+    if (this.regs.has(sock) || sock.lport !== 0 || this.addrLocked.has(sock))
+      throw new SysError('EINVAL', 'bind');
+    let laddr: IpAddr | null = null;
+    if (addr !== null && !isAnyAddr(addr)) {
+      if (sock.family === 6 && addr.length === 16 && isV4Wire(addr) && sock.v6only)
+        throw new SysError('EINVAL', 'bind');
+      if (!this.host.ip.isLocal(wireAddr(addr)) && !this.host.sysctl.v['net.ipv4.ip_nonlocal_bind'])
+        throw new SysError('EADDRNOTAVAIL', 'bind');
+      laddr = addr.slice();
+    } else if (addr !== null && sock.family === 6 && addr.length === 16 && isV4Wire(addr)) {
+      // ::ffff:0.0.0.0 on a dual-stack socket: the IPv4 wildcard only.
+      if (sock.v6only) throw new SysError('EINVAL', 'bind');
+      laddr = addr.slice();
+    }
+    const bound = boundAddrOf(sock.family, sock.v6only, laddr);
+    if (port === 0) {
+      if (sock.bindAddressNoPort) {
+        sock.laddr = laddr;
+        if (laddr !== null) this.addrLocked.add(sock);
+        return;
+      }
+      port = this.findOpenPort(sock, bound, false);
+      if (port < 0) throw new SysError('EADDRINUSE', 'bind');
+    } else {
+      const b = this.buckets.get(port);
+      if (b !== undefined && bucketConflicts(b, bound, sock.reuseAddr, sock.reusePort, true, true))
+        throw new SysError('EADDRINUSE', 'bind');
+    }
+    this.join(sock, port, bound, kindOf(sock.reuseAddr, sock.reusePort, false, false), false, false);
+    sock.laddr = laddr;
+    sock.lport = port;
+    if (laddr !== null) this.addrLocked.add(sock);
+  }
+
+  /** Release the socket's port (close, or a failed connect on an autobound socket). Idempotent. */
+  unbind(sock: S): void {
+    if (sock.listening) this.unlisten(sock);
+    this.addrLocked.delete(sock);
+    const r = this.regs.get(sock);
+    if (r === undefined) return;
+    this.regs.delete(sock);
+    this.release(r.bucket, r.bound, r.kind);
+  }
+
+  /** Whether the socket holds a port in the bind table. */
+  isBound(sock: S): boolean {
+    return this.regs.has(sock);
+  }
+
+  // ------------------------------------------------------------ listen
+
+  /** listen(2): autobinds like bind(port 0) when unbound; EADDRINUSE next to another listener. */
+  listen(sock: S): void {
+    if (sock.listening) return;
+    let r = this.regs.get(sock);
+    if (r === undefined) {
+      const bound = boundAddrOf(sock.family, sock.v6only, sock.laddr);
+      const port = this.findOpenPort(sock, bound, true);
+      if (port < 0) throw new SysError('EADDRINUSE', 'listen');
+      this.join(sock, port, bound, kindOf(sock.reuseAddr, sock.reusePort, false, false), false, false);
+      sock.lport = port;
+      r = this.regs.get(sock)!;
+    } else if (bucketConflicts(r.bucket, r.bound, sock.reuseAddr, sock.reusePort, true, true, r.kind)) {
+      throw new SysError('EADDRINUSE', 'listen');
+    }
+    const b = r.bucket;
+    b.sub(r.bound, r.kind);
+    r.kind |= K_LISTEN;
+    b.add(r.bound, r.kind);
+    // A listener never lets others share the port through SO_REUSEADDR (inet_csk_update_fastreuse).
+    b.fastreuse = 0;
+    if (!sock.reusePort) b.fastreuseport = 0;
+    else if (b.fastreuseport <= 0) b.fastreuseport = 1;
+    sock.listening = true;
+    let l = this.listeners.get(sock.lport);
+    if (l === undefined) this.listeners.set(sock.lport, (l = []));
+    l.push(sock);
+  }
+
+  unlisten(sock: S): void {
+    if (!sock.listening) return;
+    sock.listening = false;
+    const l = this.listeners.get(sock.lport);
+    if (l !== undefined) {
+      const i = l.indexOf(sock);
+      if (i >= 0) l.splice(i, 1);
+      if (l.length === 0) this.listeners.delete(sock.lport);
+    }
+    const r = this.regs.get(sock);
+    if (r !== undefined && (r.kind & K_LISTEN) !== 0) {
+      r.bucket.sub(r.bound, r.kind);
+      r.kind &= ~K_LISTEN;
+      r.bucket.add(r.bound, r.kind);
+    }
+  }
+
+  /**
+   * The listener for a SYN to (laddr, lport) from (raddr, rport): an exact
+   * address beats a wildcard, an IPv4 socket beats a dual-stack IPv6 one
+   * for IPv4 traffic (Linux compute_score); within a SO_REUSEPORT group the
+   * choice is a hash of the 4-tuple scaled to the group size
+   * (reuseport_select_sock with reciprocal_scale).
+   */
+  lookupListener(_family: 4 | 6, laddr: IpAddr, lport: number, raddr: IpAddr, rport: number): S | null {
+    const l = this.listeners.get(lport);
+    if (l === undefined) return null;
+    const v4 = isV4Wire(laddr);
+    let best: S | null = null;
+    let bestScore = -1;
+    for (let i = 0; i < l.length; i++) {
+      const s = l[i];
+      const sc = listenScore(s, laddr, v4);
+      if (sc > bestScore) {
+        best = s;
+        bestScore = sc;
+      }
+    }
+    if (best === null || !best.reusePort) return best;
+    let n = 0;
+    for (let i = 0; i < l.length; i++) if (sameGroup(l[i], best)) n++;
+    if (n === 1) return best;
+    const h = hashTuple(raddr, rport, laddr, lport, this.listenSeed);
+    let k = Math.floor((h * n) / 4294967296);
+    for (let i = 0; i < l.length; i++) if (sameGroup(l[i], best) && k-- === 0) return l[i];
+    return best;
+  }
+
+  // ------------------------------------------------------------ connect
+
+  /**
+   * connect(2)'s part in the tables: pick the source address (route) when
+   * unbound and the source port when none is bound, check the 4-tuple is
+   * unique (taking over a TIME_WAIT entry when allowed) and insert the
+   * socket into the established hash. Throws EADDRNOTAVAIL when no port or
+   * tuple is available, ENETUNREACH without a route. Returns the takeover
+   * details when a TIME_WAIT entry was replaced, else null.
+   */
+  connect(sock: S, raddr: IpAddr, rport: number): TwTakeover | null {
+    const now = this.host.now;
+    if (sock.family === 6 && raddr.length === 16 && isV4Wire(raddr) && sock.v6only)
+      throw new SysError('ENETUNREACH', 'connect');
+    const oldLaddr = sock.laddr;
+    let laddr = sock.laddr;
+    let chosen = false;
+    if (laddr === null || isAnyAddr(laddr)) {
+      const rt = this.host.ip.route(wireAddr(raddr));
+      if (rt === null) throw new SysError('ENETUNREACH', 'connect');
+      laddr = raddr.length === 16 && isV4Wire(raddr) ? v4Mapped(rt.src) : rt.src.slice();
+      chosen = true;
+    }
+    let tw = -1;
+    const r = this.regs.get(sock);
+    if (r !== undefined) {
+      // The port is the socket's own (bind): only the 4-tuple must be unique.
+      if (this.established.find(laddr, sock.lport, raddr, rport) !== null)
+        throw new SysError('EADDRNOTAVAIL', 'connect');
+      tw = this.lookupTimeWait(4, laddr, sock.lport, raddr, rport);
+      if (tw >= 0 && !this.twUnique(tw, false, now)) throw new SysError('EADDRNOTAVAIL', 'connect');
+      // Now bound to the specific source address (Linux moves it in bhash2).
+      const nb = boundAddrOf(sock.family, sock.v6only, laddr);
+      r.bucket.sub(r.bound, r.kind);
+      r.bound = nb;
+      r.bucket.add(nb, r.kind);
+      sock.laddr = laddr;
+    } else {
+      sock.laddr = laddr;
+      const port = this.hashConnect(sock, laddr, raddr, rport, now);
+      if (port < 0) {
+        sock.laddr = oldLaddr;
+        throw new SysError('EADDRNOTAVAIL', 'connect');
+      }
+      tw = this.lastTw;
+      sock.lport = port;
+    }
+    void chosen;
+    let takeover: TwTakeover | null = null;
+    if (tw >= 0) takeover = this.takeOver(tw, now);
+    sock.raddr = raddr.slice();
+    sock.rport = rport;
+    this.established.insert(sock);
+    return takeover;
+  }
+
+  // ------------------------------------------------------------ established
+
+  /** A passive open's child (it shares the listener's port, Linux inet_inherit_port). */
+  insertEstablished(sock: S): void {
+    this.established.insert(sock);
+    if (!this.regs.has(sock)) {
+      const bound = boundAddrOf(sock.family, sock.v6only, sock.laddr);
+      this.join(sock, sock.lport, bound, kindOf(sock.reuseAddr, sock.reusePort, false, false), true, true);
+    }
+  }
+
+  /** Out of the established hash; a port chosen by connect() or inherited is released with it. */
+  removeEstablished(sock: S): void {
+    this.established.remove(sock);
+    const r = this.regs.get(sock);
+    if (r?.autoPort) {
+      this.regs.delete(sock);
+      this.release(r.bucket, r.bound, r.kind);
+    }
+  }
+
+  lookupEstablished(_family: 4 | 6, laddr: IpAddr, lport: number, raddr: IpAddr, rport: number): S | null {
+    return this.established.find(laddr, lport, raddr, rport);
+  }
+
+  // ------------------------------------------------------------ TIME_WAIT
+
+  /** The TIME_WAIT entry for this 4-tuple (an id for twTable/twRow), or -1. */
+  lookupTimeWait(_family: 4 | 6, laddr: IpAddr, lport: number, raddr: IpAddr, rport: number): number {
+    if (isV4Wire(laddr)) return this.tw4.find(laddr, lport, raddr, rport);
+    const i = this.tw6.find(laddr, lport, raddr, rport);
+    return i < 0 ? -1 : TW6_BASE + i;
+  }
+
+  twTable(id: number): TimeWaitTable {
+    return id >= TW6_BASE ? this.tw6 : this.tw4;
+  }
+
+  twRow(id: number): number {
+    return id >= TW6_BASE ? id - TW6_BASE : id;
+  }
+
+  /** Entries held (both sub-states, both families): what tcp_max_tw_buckets limits. */
+  get timeWaitCount(): number {
+    return this.tw4.size + this.tw6.size;
+  }
+
+  /**
+   * A connection enters TIME_WAIT, or an orphan FIN_WAIT2 (`e.finWait2`),
+   * Linux tcp_time_wait: past tcp_max_tw_buckets nothing is kept and
+   * TcpExtTCPTimeWaitOverflow counts it (returns -1). The entry holds the
+   * port until it goes. TcpExtTW counts it, or TcpExtTWKilled when its timer
+   * is 4 s or shorter (Linux counts when the timer is first armed).
+   */
+  addTimeWait(e: TimeWaitInit, now: number): number {
+    if (this.timeWaitCount >= this.host.sysctl.v['net.ipv4.tcp_max_tw_buckets']) {
+      this.host.counters.inc(this.cOverflow);
+      return -1;
+    }
+    const v4 = isV4Wire(e.laddr);
+    const table = v4 ? this.tw4 : this.tw6;
+    const row = table.insert(e, now);
+    const timeout = e.finWait2 ? e.timeout : 60_000;
+    this.host.counters.inc(timeout <= 4000 ? this.cTWKilled : this.cTW);
+    let b = this.buckets.get(e.lport);
+    if (b === undefined) {
+      b = new BindBucket(e.lport, -1, -1);
+      this.buckets.set(e.lport, b);
+    }
+    b.add(this.twBound(table, row), kindOf(e.reuse, e.reusePort, false, true));
+    return v4 ? row : TW6_BASE + row;
+  }
+
+  /** Remove an entry now (RST kill, SYN reopening it, takeover). */
+  killTimeWait(id: number): void {
+    const t = this.twTable(id);
+    const i = this.twRow(id);
+    if (t.isUsed(i)) this.dropTimeWait(t, i);
+  }
+
+  // ------------------------------------------------------------ secrets
+
+  isn(laddr: IpAddr, lport: number, raddr: IpAddr, rport: number, now: number): number {
+    return this.secrets.isn(laddr, lport, raddr, rport, now);
+  }
+
+  /** Per address pair; 0 when tcp_timestamps is 2 (timestamps without random offsets). */
+  tsOffset(laddr: IpAddr, raddr: IpAddr): number {
+    if (this.host.sysctl.v['net.ipv4.tcp_timestamps'] === 2) return 0;
+    return this.secrets.tsOffset(laddr, raddr);
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private join(
+    sock: S,
+    port: number,
+    bound: BoundAddr,
+    kind: number,
+    byConnect: boolean,
+    autoPort: boolean,
+  ): void {
+    let b = this.buckets.get(port);
+    if (b === undefined) {
+      b = byConnect
+        ? new BindBucket(port, -1, -1)
+        : new BindBucket(port, sock.reuseAddr && !sock.listening ? 1 : 0, sock.reusePort ? 1 : 0);
+      this.buckets.set(port, b);
+    } else if (!byConnect) {
+      // inet_csk_update_fastreuse: a newcomer without SO_REUSEADDR turns the fast path off;
+      // one with SO_REUSEPORT makes connect() skip the port from now on.
+      if (b.owners === 0) {
+        b.fastreuse = sock.reuseAddr ? 1 : 0;
+        b.fastreuseport = sock.reusePort ? 1 : 0;
+      } else {
+        if (!sock.reuseAddr) b.fastreuse = 0;
+        if (!sock.reusePort) b.fastreuseport = 0;
+        else if (b.fastreuseport <= 0) b.fastreuseport = 1;
+      }
+    }
+    b.add(bound, kind);
+    this.regs.set(sock, { bucket: b, bound, kind, autoPort });
+  }
+
+  private release(b: BindBucket, bound: BoundAddr, kind: number): void {
+    if (b.sub(bound, kind) && this.buckets.get(b.port) === b) this.buckets.delete(b.port);
+  }
+
+  /** The bucket of a port, for tests and ss. */
+  bucket(port: number): BindBucket | undefined {
+    return this.buckets.get(port);
+  }
+
+  private twBound(t: TimeWaitTable, i: number): BoundAddr {
+    const a = t.width === 1 ? t.copyLaddr(i, this.scratch4) : t.copyLaddr(i, this.scratch16);
+    return { fam: t.width === 1 ? 4 : 6, any: false, dual: false, addr: a };
+  }
+
+  private dropTimeWait(t: TimeWaitTable, i: number): void {
+    const port = t.lport(i);
+    const m = t.meta[i];
+    const b = this.buckets.get(port);
+    if (b !== undefined)
+      this.release(
+        b,
+        this.twBound(t, i),
+        kindOf((m & TW_REUSE) !== 0, (m & TW_REUSEPORT) !== 0, false, true),
+      );
+    t.remove(i);
+  }
+
+  private takeOver(id: number, now: number): TwTakeover {
+    const t = this.twTable(id);
+    const i = this.twRow(id);
+    let isn = (t.sndNxt[i] + 65537) >>> 0;
+    if (isn === 0) isn = 1;
+    const r: TwTakeover = {
+      isn,
+      tsRecent: t.tsRecent[i],
+      // Back to the stack's absolute ms clock (the column wraps at 32 bits).
+      tsRecentStamp: now - ((((Math.floor(now) >>> 0) - t.tsRecentStamp[i]) | 0) + (now - Math.floor(now))),
+      tsOffset: t.tsOffset[i],
+    };
+    this.host.counters.inc(this.cTWRecycled);
+    this.dropTimeWait(t, i);
+    return r;
+  }
+
+  /**
+   * Linux tcp_twsk_unique: may this connect() take the 4-tuple of entry
+   * `id`? `searching` = the port search is choosing the port (Linux passes
+   * twp), else the socket bound the port itself.
+   */
+  twUnique(id: number, searching: boolean, now: number): boolean {
+    const t = this.twTable(id);
+    const i = this.twRow(id);
+    if (!t.hasTs(i)) return false;
+    if (!searching) return true;
+    let reuse = this.host.sysctl.v['net.ipv4.tcp_tw_reuse'];
+    if (t.isFinWait2(i)) reuse = 0;
+    if (reuse === 2) {
+      const la = t.width === 1 ? t.copyLaddr(i, this.scratch4) : t.copyLaddr(i, this.scratch16);
+      let loop = isLoopbackAddr(la);
+      if (!loop) {
+        const ra = t.width === 1 ? t.copyRaddr(i, this.scratch4) : t.copyRaddr(i, this.scratch16);
+        loop = isLoopbackAddr(ra);
+      }
+      if (!loop) reuse = 0;
+    }
+    if (reuse === 0) return false;
+    // time_after32(now, entry_stamp + tcp_tw_reuse_delay): strictly after.
+    const thresh = (t.entryStamp[i] + this.host.sysctl.v['net.ipv4.tcp_tw_reuse_delay']) >>> 0;
+    return ((thresh - (Math.floor(now) >>> 0)) | 0) < 0;
+  }
+
+  /** TIME_WAIT id the last hashConnect() decided to take over, or -1. */
+  private lastTw = -1;
+
+  /** Linux __inet_hash_connect for an unbound port: returns the port (joined) or -1. */
+  private hashConnect(sock: S, laddr: IpAddr, raddr: IpAddr, rport: number, now: number): number {
+    this.lastTw = -1;
+    const sys = this.host.sysctl.v;
+    this.reserved.update(sys['net.ipv4.ip_local_reserved_ports']);
+    const rg = effectiveRange(sys['net.ipv4.ip_local_port_range'], sock.localPortRange, this.range);
+    const local = rg.perSocket;
+    const step = local ? 1 : 2;
+    const low = rg.low;
+    const high = rg.high + 1;
+    let remaining = high - low;
+    if (!local && remaining > 1) remaining &= ~1;
+    if (remaining <= 0) return -1;
+    const hlo = this.secrets.portOffset(laddr, raddr, rport);
+    const hhi = this.secrets.portOffsetHi;
+    let perturb = this.perturb;
+    if (perturb === null) {
+      // Linux fills table_perturb with random bytes once.
+      perturb = this.perturb = new Uint32Array(PERTURB_SIZE);
+      for (let k = 0; k < PERTURB_SIZE; k++) perturb[k] = this.portRng.u32();
+    }
+    const index = hlo & (PERTURB_SIZE - 1);
+    let offset = ((perturb[index] + hhi) >>> 0) % remaining;
+    if (!local) offset &= ~1;
+    const bound = boundAddrOf(sock.family, sock.v6only, laddr);
+    const kind = kindOf(sock.reuseAddr, sock.reusePort, false, false);
+    for (;;) {
+      let port = low + offset;
+      for (let i = 0; i < remaining; i += step, port += step) {
+        if (port >= high) port -= remaining;
+        if (this.reserved.has(port)) continue;
+        const b = this.buckets.get(port);
+        if (b !== undefined) {
+          // A port bind() created is never shared with connect()'s choice.
+          if (b.fastreuse >= 0 || b.fastreuseport >= 0) continue;
+          if (this.established.find(laddr, port, raddr, rport) !== null) continue;
+          const tw = this.lookupTimeWait(4, laddr, port, raddr, rport);
+          if (tw >= 0) {
+            if (!this.twUnique(tw, true, now)) continue;
+            this.lastTw = tw;
+          }
+        }
+        this.join(sock, port, bound, kind, true, true);
+        // Perturb the next search from this (laddr, raddr, rport) a little
+        // (Linux: max(i, rand(8) * step) + step).
+        const adv = Math.max(i, this.portRng.below(8) * step);
+        perturb[index] = (perturb[index] + adv + step) >>> 0;
+        return port;
+      }
+      if (local) return -1;
+      offset++;
+      if ((offset & 1) === 0 || remaining <= 1) return -1;
+    }
+  }
+
+  /**
+   * Linux inet_csk_find_open_port (bind to port 0, listen without bind):
+   * odd offsets first (connect() starts with the low parity), the lower half
+   * of the range first for SO_REUSEADDR sockets, every owner of an
+   * overlapping address a conflict; ip_autobind_reuse relaxes that last.
+   */
+  private findOpenPort(sock: S, bound: BoundAddr, _forListen: boolean): number {
+    const sys = this.host.sysctl.v;
+    this.reserved.update(sys['net.ipv4.ip_local_reserved_ports']);
+    let relax = false;
+    for (let round = 0; round < 2; round++) {
+      let attemptHalf = sock.reuseAddr ? 1 : 0;
+      for (;;) {
+        const rg = effectiveRange(sys['net.ipv4.ip_local_port_range'], sock.localPortRange, this.range);
+        let low = rg.low;
+        let high = rg.high + 1;
+        if (high - low < 4) attemptHalf = 0;
+        if (attemptHalf !== 0) {
+          const half = low + (((high - low) >> 2) << 1);
+          if (attemptHalf === 1) high = half;
+          else low = half;
+        }
+        let remaining = high - low;
+        if (remaining > 1) remaining &= ~1;
+        let offset = this.portRng.below(remaining) | 1;
+        for (;;) {
+          let port = low + offset;
+          for (let i = 0; i < remaining; i += 2, port += 2) {
+            if (port >= high) port -= remaining;
+            if (this.reserved.has(port)) continue;
+            const b = this.buckets.get(port);
+            if (b === undefined) return port;
+            if (!bucketConflicts(b, bound, sock.reuseAddr, sock.reusePort, relax, false)) return port;
+          }
+          offset--;
+          if ((offset & 1) !== 0) break;
+        }
+        if (attemptHalf === 1) {
+          attemptHalf = 2;
+          continue;
+        }
+        break;
+      }
+      if (!sys['net.ipv4.ip_autobind_reuse'] || relax) break;
+      relax = true;
+    }
+    return -1;
+  }
+}
+
+/** Listener match quality for a SYN to `laddr` (-1: no match). */
+function listenScore(s: InetSock, laddr: IpAddr, v4: boolean): number {
+  const a = s.laddr;
+  const wild = a === null || isAnyAddr(a);
+  if (v4) {
+    if (s.family === 6 && s.v6only) return -1;
+    if (!wild) {
+      if (!isV4Wire(a!) || !sameAddr(a!, laddr)) return -1;
+      return s.family === 4 ? 5 : 4;
+    }
+    return s.family === 4 || (a !== null && isV4Wire(a)) ? 3 : 2;
+  }
+  if (s.family === 4) return -1;
+  if (!wild) return isV4Wire(a!) || !sameAddr(a!, laddr) ? -1 : 5;
+  if (a !== null && isV4Wire(a)) return -1; // ::ffff:0.0.0.0 takes IPv4 only
+  return 3;
+}
+
+/** Same SO_REUSEPORT group: both reuseport, same family and bound address. */
+function sameGroup(a: InetSock, b: InetSock): boolean {
+  if (!a.reusePort || !b.reusePort || a.family !== b.family) return false;
+  if (a.laddr === null || b.laddr === null) return a.laddr === b.laddr;
+  return sameAddr(a.laddr, b.laddr);
+}
+
+export { K_TW };

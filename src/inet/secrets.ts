@@ -1,0 +1,67 @@
+/**
+ * The stack's keyed hashes, as RFC 6528 and Linux use them:
+ *  - ISN = SipHash(secret, laddr, raddr, lport, rport) + a 4 µs clock
+ *    (RFC 6528 §3; Linux today ticks in 64 ns units, the RFC and the issue
+ *    ask for 4 µs: 250 ticks per ms);
+ *  - per-connection timestamp offset = SipHash(ts secret, laddr, raddr)
+ *    (Linux secure_tcp_ts_off: one offset per address pair, so every
+ *    connection between two hosts shares it and PAWS works across them);
+ *  - ephemeral-port offset = SipHash(port secret, laddr, raddr, rport), 64 bits:
+ *    the low bits pick the perturbation-table slot and the high 32 bits are
+ *    the offset (RFC 6056 §3.3.4 algorithm 4, Linux __inet_hash_connect).
+ * Keys come from the stack's seeded Rng: same seed, same numbers.
+ */
+import type { Rng } from '../rng.js';
+import type { IpAddr } from '../wire/addr.js';
+import { isV4Wire, v4Word, v6Word } from './addr-key.js';
+import { SipHash } from './siphash.js';
+
+export class InetSecrets {
+  private readonly isnKey = new Uint32Array(4);
+  private readonly tsKey = new Uint32Array(4);
+  private readonly portKey = new Uint32Array(4);
+  private readonly sip = new SipHash();
+  /** High 32 bits of the last portOffset() (the low 32 bits are returned). */
+  portOffsetHi = 0;
+
+  constructor(rng: Rng) {
+    for (let i = 0; i < 4; i++) this.isnKey[i] = rng.u32();
+    for (let i = 0; i < 4; i++) this.tsKey[i] = rng.u32();
+    for (let i = 0; i < 4; i++) this.portKey[i] = rng.u32();
+  }
+
+  /** RFC 6528 initial sequence number for (laddr, lport) → (raddr, rport) at `now` (ms). */
+  isn(laddr: IpAddr, lport: number, raddr: IpAddr, rport: number, now: number): number {
+    const s = this.sip.begin(this.isnKey);
+    feedAddr(s, laddr);
+    feedAddr(s, raddr);
+    s.u32(((lport << 16) | rport) >>> 0);
+    const h = s.finish();
+    // 4 µs per tick; the clock wraps with the sequence space.
+    return (h + Math.floor(now * 250)) >>> 0;
+  }
+
+  /** Timestamp offset for the address pair (the same for every connection between them). */
+  tsOffset(laddr: IpAddr, raddr: IpAddr): number {
+    const s = this.sip.begin(this.tsKey);
+    feedAddr(s, laddr);
+    feedAddr(s, raddr);
+    return s.finish();
+  }
+
+  /** 64-bit port offset: returns the low 32 bits; `portOffsetHi` holds the high 32. */
+  portOffset(laddr: IpAddr, raddr: IpAddr, rport: number): number {
+    const s = this.sip.begin(this.portKey);
+    feedAddr(s, laddr);
+    feedAddr(s, raddr);
+    s.u32(rport);
+    const lo = s.finish();
+    this.portOffsetHi = s.hi;
+    return lo;
+  }
+}
+
+function feedAddr(s: SipHash, a: IpAddr): void {
+  if (isV4Wire(a)) s.u32(v4Word(a));
+  else for (let i = 0; i < 4; i++) s.u32(v6Word(a, i));
+}
