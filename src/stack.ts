@@ -28,6 +28,8 @@ import { Rng } from './rng.js';
 import { Sysctl, type SysctlValue } from './sysctl.js';
 import type { Steppable } from './time/steppable.js';
 import { TimerWheel } from './time/timer-wheel.js';
+import { UdpLayer } from './udp/udp-layer.js';
+import type { UdpSocket } from './udp/udp-socket.js';
 import { type IpAddr, mustParseAddr } from './wire/addr.js';
 
 export interface StackOptions {
@@ -62,8 +64,7 @@ export class Stack implements Steppable {
   readonly ip: IpLayer;
   /** Set by the TCP layer's constructor (`new TcpLayer(stack)`), null until then. */
   tcp: TransportLayer | null = null;
-  /** Set by the UDP layer's constructor (done by Stack itself). */
-  udp: TransportLayer | null = null;
+  readonly udp: UdpLayer;
   /** Other things that have deadlines of their own (attach()). */
   private readonly extra: Steppable[] = [];
   private _now: number;
@@ -78,6 +79,9 @@ export class Stack implements Steppable {
     this.rng = new Rng(opts.seed ?? 1);
     this.timers = new TimerWheel(this._now);
     this.ip = new IpLayer(this);
+    this.udp = new UdpLayer(this);
+    // transports: the TCP layer is constructed here too once it exists
+    // (`new TcpLayer(this)` sets this.tcp and registers protocol 6).
   }
 
   /** Current time (ms): the last value given to advance() or the constructor. */
@@ -168,11 +172,14 @@ export class Stack implements Steppable {
   // ---- sockets and tools ------------------------------------------------------------
 
   /** A BSD-like socket of the given transport and family (see src/socket/). */
+  socket(kind: 'udp', family?: Family): UdpSocket;
+  socket(kind: 'tcp', family?: Family): unknown;
   socket(kind: 'tcp' | 'udp', family: Family = 4): unknown {
     if (family !== 4 && family !== 6) throw new SysError('EAFNOSUPPORT', 'socket');
-    const layer = kind === 'tcp' ? this.tcp : kind === 'udp' ? this.udp : null;
-    if (layer === null) throw new SysError('EPROTONOSUPPORT', 'socket', `no ${kind} layer in this stack`);
-    return layer.socket(family);
+    if (kind === 'udp') return this.udp.socket(family);
+    if (kind !== 'tcp') throw new SysError('EPROTONOSUPPORT', 'socket');
+    if (this.tcp === null) throw new SysError('EPROTONOSUPPORT', 'socket', 'no tcp layer in this stack');
+    return this.tcp.socket(family);
   }
 
   /** Send an ICMP/ICMPv6 echo request; returns 0 or an errno number. */

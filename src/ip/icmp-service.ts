@@ -122,7 +122,7 @@ const UNREACH6: [number, boolean][] = [
   [ERRNO.EACCES, true], // REJECT_ROUTE
 ];
 
-const EPROTO = 71;
+const EPROTO = ERRNO.EPROTO;
 /** RFC 1812 §4.3.2.3 / Linux: an ICMPv4 error quotes at most 576 - 28 bytes. */
 const ICMP4_ERR_MAX = 576;
 /** RFC 4443 §2.4(c): an ICMPv6 error fits in the minimum MTU. */

@@ -6,3 +6,6 @@ export * from './seq.js';
 export * from './tcp.js';
 export * from './tcp-options.js';
 export * from './udp.js';
+export * from './icmp.js';
+export * from './ipv4.js';
+export * from './ipv6.js';

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isSysError } from '../../src/errno.js';
+import { Stack } from '../../src/stack.js';
+import { POLLERR, POLLIN } from '../../src/udp/udp-socket.js';
+import { formatAddr } from '../../src/wire/addr.js';
+import { twoStacks } from '../stack/helpers.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+for (const family of [4, 6] as const) {
+  const aAddr = family === 4 ? '198.18.0.1' : 'fd00::1';
+  const bAddr = family === 4 ? '198.18.0.2' : 'fd00::2';
+  const P = family === 4 ? 'Udp' : 'Udp6';
+
+  test(`UDP/IPv${family}: sendto and recvfrom between two stacks, both ways`, () => {
+    const { world, a, b } = twoStacks();
+    const srv = b.socket('udp', family);
+    srv.bind(bAddr, 5353);
+    const cli = a.socket('udp', family);
+    let events = 0;
+    srv.onEvent = (ev) => {
+      if (ev & POLLIN) events++;
+    };
+    assert.equal(cli.sendto(enc('ping'), bAddr, 5353), 4);
+    const port = cli.getsockname().port;
+    assert.ok(port >= 32768 && port <= 60999, `ephemeral port ${port}`);
+    world.run({ until: 50 });
+    assert.equal(events, 1);
+    const d = srv.recvfrom();
+    assert.equal(dec(d.data), 'ping');
+    assert.equal(formatAddr(d.addr), aAddr);
+    assert.equal(d.port, port);
+    srv.sendto(enc('pong'), d.addr, d.port);
+    world.run({ until: 100 });
+    const r = cli.recvfrom();
+    assert.equal(dec(r.data), 'pong');
+    assert.equal(formatAddr(r.addr), bAddr);
+    assert.equal(r.port, 5353);
+    assert.throws(
+      () => cli.recvfrom(),
+      (e) => isSysError(e, 'EAGAIN'),
+    );
+    assert.equal(a.counters.get(`${P}OutDatagrams`), 1);
+    assert.equal(b.counters.get(`${P}InDatagrams`), 1);
+    assert.equal(a.counters.get(`${P}InDatagrams`), 1);
+  });
+
+  test(`UDP/IPv${family}: no socket → ICMP port unreachable; connected socket gets ECONNREFUSED once`, () => {
+    const { world, a, b } = twoStacks();
+    const cli = a.socket('udp', family);
+    cli.connect(bAddr, 9);
+    cli.send(enc('anyone?'));
+    world.run({ until: 50 });
+    assert.equal(b.counters.get(`${P}NoPorts`), 1);
+    if (family === 4) {
+      assert.equal(b.counters.get('IcmpOutDestUnreachs'), 1);
+      assert.equal(a.counters.get('IcmpInDestUnreachs'), 1);
+    } else {
+      assert.equal(b.counters.get('Icmp6OutDestUnreachs'), 1);
+      assert.equal(a.counters.get('Icmp6InDestUnreachs'), 1);
+    }
+    assert.ok(cli.poll() & POLLERR);
+    assert.throws(
+      () => cli.recv(),
+      (e) => isSysError(e, 'ECONNREFUSED'),
+    );
+    assert.throws(
+      () => cli.recv(),
+      (e) => isSysError(e, 'EAGAIN'),
+    );
+  });
+
+  test(`UDP/IPv${family}: an unconnected socket ignores port unreachable`, () => {
+    const { world, a } = twoStacks();
+    const cli = a.socket('udp', family);
+    cli.sendto(enc('x'), bAddr, 9);
+    world.run({ until: 50 });
+    assert.equal(cli.poll() & POLLERR, 0);
+    assert.throws(
+      () => cli.recv(),
+      (e) => isSysError(e, 'EAGAIN'),
+    );
+  });
+
+  test(`UDP/IPv${family}: a datagram larger than the MTU is fragmented and reassembled`, () => {
+    const { world, a, b } = twoStacks();
+    const srv = b.socket('udp', family);
+    srv.bind(null, 7000);
+    const cli = a.socket('udp', family);
+    const big = new Uint8Array(4000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+    cli.sendto(big, bAddr, 7000);
+    world.run({ until: 50 });
+    assert.deepEqual(srv.recv(), big);
+    const pre = family === 4 ? 'Ip' : 'Ip6';
+    assert.equal(a.counters.get(`${pre}FragOKs`), 1);
+    assert.equal(a.counters.get(`${pre}FragCreates`), 3);
+    assert.equal(b.counters.get(`${pre}ReasmReqds`), 3);
+    assert.equal(b.counters.get(`${pre}ReasmOKs`), 1);
+  });
+}
+
+test('UDP: bind errors (EADDRINUSE, EADDRNOTAVAIL), SO_REUSEADDR shares a port', () => {
+  const s = new Stack();
+  const x = s.socket('udp', 4);
+  x.bind('127.0.0.1', 4000);
+  const y = s.socket('udp', 4);
+  assert.throws(
+    () => y.bind(null, 4000),
+    (e) => isSysError(e, 'EADDRINUSE'),
+  );
+  assert.throws(
+    () => y.bind('198.51.100.1', 4001),
+    (e) => isSysError(e, 'EADDRNOTAVAIL'),
+  );
+  const z = s.socket('udp', 4);
+  z.bind('127.0.0.2', 4000); // different specific address: no clash
+  // A dual-stack IPv6 wildcard clashes with an IPv4 binding on the same port...
+  const w = s.socket('udp', 6);
+  assert.throws(
+    () => w.bind(null, 4000),
+    (e) => isSysError(e, 'EADDRINUSE'),
+  );
+  // ...but an IPV6_V6ONLY one does not.
+  w.v6only = true;
+  w.bind(null, 4000);
+  const r1 = s.socket('udp', 4);
+  const r2 = s.socket('udp', 4);
+  r1.reuseAddr = true;
+  r2.reuseAddr = true;
+  r1.bind(null, 5000);
+  r2.bind(null, 5000);
+});
+
+test('UDP: a dual-stack IPv6 socket receives IPv4 datagrams from a v4-mapped address', () => {
+  const { world, a, b } = twoStacks();
+  const srv = b.socket('udp', 6);
+  srv.bind(null, 6000);
+  a.socket('udp', 4).sendto(enc('hi'), '198.18.0.2', 6000);
+  world.run({ until: 20 });
+  const d = srv.recvfrom();
+  assert.equal(formatAddr(d.addr), '::ffff:198.18.0.1');
+  srv.sendto(enc('back'), d.addr, d.port);
+  world.run({ until: 40 });
+  assert.equal(b.counters.get('UdpInDatagrams'), 1);
+  assert.equal(b.counters.get('UdpOutDatagrams'), 1);
+});
+
+test('UDP over the loopback device: a stack talks to itself', () => {
+  const s = new Stack();
+  const a = s.socket('udp', 4);
+  a.bind('127.0.0.1', 1111);
+  const c = s.socket('udp', 4);
+  c.sendto(enc('self'), '127.0.0.1', 1111);
+  assert.equal(s.nextDeadline(), s.now, 'loopback delivery is due now');
+  assert.throws(
+    () => a.recv(),
+    (e) => isSysError(e, 'EAGAIN'),
+    'not delivered re-entrantly',
+  );
+  s.advance(0);
+  const d = a.recvfrom();
+  assert.equal(dec(d.data), 'self');
+  assert.equal(formatAddr(d.addr), '127.0.0.1');
+});
+
+test('ICMP port unreachable is rate-limited per host: a burst of 6, then one per icmp_ratelimit', () => {
+  const { world, a, b } = twoStacks();
+  const cli = a.socket('udp', 4);
+  for (let i = 0; i < 10; i++) cli.sendto(enc('x'), '198.18.0.2', 9);
+  world.run({ until: 10 });
+  assert.equal(b.counters.get('UdpNoPorts'), 10);
+  assert.equal(b.counters.get('IcmpOutDestUnreachs'), 6);
+  assert.equal(b.counters.get('IcmpOutRateLimitHost'), 4);
+  // One more token after icmp_ratelimit (1000 ms).
+  world.run({ until: 1100 });
+  for (let i = 0; i < 3; i++) cli.sendto(enc('x'), '198.18.0.2', 9);
+  world.run({ until: 1200 });
+  assert.equal(b.counters.get('IcmpOutDestUnreachs'), 7);
+});
