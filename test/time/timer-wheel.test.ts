@@ -60,6 +60,26 @@ describe('TimerWheel basics', () => {
     );
   });
 
+  test('a large batch in one tick (beyond the insertion-sort size) is sorted stably', () => {
+    const w = new TimerWheel(0);
+    const r = recorder();
+    const rng = new Rng(9);
+    const ds: number[] = [];
+    for (let i = 0; i < 500; i++) ds.push(99 + Math.floor(rng.float() * 50) / 50 + 0.001);
+    ds.forEach((d, i) => {
+      w.arm(w.alloc(r, i), d);
+    });
+    w.advance(100);
+    const want = ds
+      .map((d, i) => [d, i])
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+      .map((x) => x[1]);
+    assert.deepEqual(
+      r.fired.map((f) => f.data),
+      want,
+    );
+  });
+
   test('a big jump fires everything due in deadline order across levels', () => {
     const w = new TimerWheel(0);
     const r = recorder();
