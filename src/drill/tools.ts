@@ -198,7 +198,14 @@ export function runSs(argv: string[], rows: SsRow[]): ToolResult {
   const widths = cols.map((c, k) => Math.max(header ? c.head.length : 0, ...lines.map((l) => l[k].length)));
   let out = '';
   if (header) {
-    out += `${cols.map((c, k) => c.delim + (k === cols.length - 1 ? c.head : c.head.padEnd(widths[k]))).join('')}\n`;
+    // the header is laid out like a row: right-aligned columns right-aligned
+    out += `${cols
+      .map((c, k) =>
+        k === cols.length - 1
+          ? c.delim + c.head
+          : c.delim + (c.right ? c.head.padStart(widths[k]) : c.head.padEnd(widths[k])),
+      )
+      .join('')}\n`;
   }
   for (const l of lines) {
     out += `${l.map((v, k) => cols[k].delim + (cols[k].right ? v.padStart(widths[k]) : v.padEnd(widths[k]))).join('')}\n`;
