@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import {
   checksum,
+  checksumBackend,
   checksumOk,
   checksumUpdate16,
   checksumUpdate32,
@@ -11,6 +12,8 @@ import {
   pseudoSumV4,
   pseudoSumV6,
   sum16,
+  sum16Portable,
+  wireBuffer,
 } from '../../src/wire/checksum.js';
 
 /** RFC 1071 §4.1 straight from the text: 16-bit big-endian words, end-around carry. */
@@ -228,4 +231,45 @@ test('finishChecksum is the complement of the folded partial sum', () => {
   assert.equal(finishChecksum(0xffff), 0);
   assert.equal(finishChecksum(0x1fffe), 0);
   assert.equal(finishChecksum(0x1234), 0xedcb);
+});
+
+test('WebAssembly SIMD is used on Node 20 (the reference engine)', () => {
+  assert.equal(checksumBackend(), 'wasm-simd');
+});
+
+test('all three paths agree: in-place (wireBuffer), staged copy, portable JS', () => {
+  const arena = wireBuffer(70000);
+  assert.equal(arena.length, 70000);
+  assert.ok(arena.every((b) => b === 0));
+  const second = wireBuffer(100);
+  assert.equal(second.buffer, arena.buffer); // carved from the same arena
+  assert.ok(second.byteOffset >= arena.byteOffset + 70000);
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 70000 }), fc.nat(), fc.nat(), (data, a, b) => {
+      arena.set(data);
+      const plain = placed(data, a & 3);
+      const off = data.length === 0 ? 0 : a % (data.length + 1);
+      const len = data.length - off === 0 ? 0 : b % (data.length - off + 1);
+      const want = refChecksum(plain, off, len);
+      assert.equal(checksum(arena, off, len), want, 'in place');
+      assert.equal(checksum(plain, off, len), want, 'staged');
+      assert.equal(~fold16(sum16Portable(plain, off, len)) & 0xffff, want, 'portable');
+    }),
+    { numRuns: 300 },
+  );
+  // Long runs of 0xff at every path: maximal lane values.
+  for (const len of [128, 511, 512, 4096, 65536, 65600, 70000]) {
+    arena.fill(0xff, 0, len);
+    const plain = new Uint8Array(len).fill(0xff);
+    const want = refChecksum(plain, 0, len);
+    assert.equal(checksum(arena, 0, len), want);
+    assert.equal(checksum(plain, 0, len), want);
+    assert.equal(checksum(arena, 1, len - 1), refChecksum(plain, 1, len - 1));
+  }
+});
+
+test('buffers over 1 MiB from wireBuffer are plain and still sum correctly (staged in 64 KiB chunks)', () => {
+  const big = wireBuffer(2 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+  assert.equal(checksum(big, 3, big.length - 3), refChecksum(big, 3, big.length - 3));
 });
