@@ -100,7 +100,6 @@ export class KernelTarget implements Target {
   private tun: TunLink | null = null;
   private helper: SyscallHelper | null = null;
   private config: TargetConfig | null = null;
-  private t0 = 0;
   private outQ: OutboundPacket[] = [];
   private outHead = 0;
   private wake: (() => void) | null = null;
@@ -108,6 +107,11 @@ export class KernelTarget implements Target {
   private fds = new Map<number, number>();
   private closed = false;
   private readonly opts: KernelTargetOptions;
+  /** script ms accumulated while the clock ran (see nowUs()) */
+  private scriptMs = 0;
+  /** real time (performance.now) the clock last started running, null while it stands */
+  private runningSince: number | null = null;
+  private clockUsers = 0;
 
   constructor(opts: KernelTargetOptions = {}) {
     this.opts = opts;
@@ -143,15 +147,54 @@ export class KernelTarget implements Target {
       };
       this.tun.onDrained = () => this.wake?.();
       this.helper = await SyscallHelper.start(this.ns.name, timeoutMs);
+      // Warm both ends up (JIT, Python's first calls), so the script's first
+      // calls take their usual ~0.1 ms and not milliseconds.
+      for (let i = 0; i < 30; i++) {
+        const s = await this.helper.call({ op: 'socket', domain: AF_INET, type: 1 }, timeoutMs);
+        await this.helper.call({
+          op: 'setsockopt',
+          fd: s.ret,
+          level: SOL_SOCKET,
+          name: 2,
+          value: { int: 1 },
+        });
+        await this.helper.call({ op: 'close', fd: s.ret }, timeoutMs);
+      }
     } catch (e) {
       await this.close();
       throw e;
     }
-    this.t0 = performance.now();
+    this.scriptMs = 0;
   }
 
+  /**
+   * Script time, in µs. It runs only while the runner lets time pass
+   * (advanceTo) and stands still while the runner, the python3 helper or a
+   * shell command does its work. packetdrill gets the same effect another
+   * way: its own work between lines takes microseconds, and it anchors a
+   * relative time (`+0`) to the moment the line is reached, so a slow
+   * command does not make every later line late. Here a system call is a
+   * ~0.1 ms round trip, a cold first pass over the runner's code up to ~1 ms
+   * a line, a command like `ss` 10-30 ms; with a clock that counted them, a
+   * run of `+0` lines (socket, bind, listen, `< S`, `> S.`) would miss the
+   * 4 ms tolerance. The kernel's own timers run in real time throughout, so
+   * a timer that spans such work fires that much early in script time, as
+   * it does under packetdrill's anchoring.
+   */
   nowUs(): number {
-    return Math.round((performance.now() - this.t0) * 1000);
+    const running = this.runningSince === null ? 0 : performance.now() - this.runningSince;
+    return Math.round((this.scriptMs + running) * 1000);
+  }
+
+  private clockRun(): void {
+    if (this.clockUsers++ === 0) this.runningSince = performance.now();
+  }
+
+  private clockStop(): void {
+    if (--this.clockUsers === 0 && this.runningSince !== null) {
+      this.scriptMs += performance.now() - this.runningSince;
+      this.runningSince = null;
+    }
   }
 
   private queued(): boolean {
@@ -159,6 +202,15 @@ export class KernelTarget implements Target {
   }
 
   async advanceTo(tUs: number, stopOnOutbound = false): Promise<void> {
+    this.clockRun();
+    try {
+      await this.waitUntil(tUs, stopOnOutbound);
+    } finally {
+      this.clockStop();
+    }
+  }
+
+  private async waitUntil(tUs: number, stopOnOutbound: boolean): Promise<void> {
     for (;;) {
       if (this.closed) return;
       const remainingMs = (tUs - this.nowUs()) / 1000;
@@ -203,7 +255,10 @@ export class KernelTarget implements Target {
     if (!h) return;
     const until = performance.now() + SETTLE_LIMIT_MS;
     while (h.pendingCount > 0 && !h.allPendingBlocked() && performance.now() < until) {
-      await new Promise<void>((r) => setTimeout(r, 0.2));
+      // An inline call answers within ~0.1 ms: wait for that message. A
+      // threaded one may fall asleep without saying so: look again next turn.
+      if (h.anyThreaded) await new Promise<void>((r) => setImmediate(r));
+      else await h.nextMessage(until - performance.now());
     }
   }
 

@@ -60,6 +60,7 @@ interface Pending {
   timer: NodeJS.Timeout;
   /** the helper thread running the call, once it said so */
   tid: number;
+  onThreaded?: (() => void) | undefined;
 }
 
 /** futex(2)'s number: a Python thread waiting for the GIL sleeps in it, which is not "blocked in the call". */
@@ -82,6 +83,7 @@ export class SyscallHelper {
   private exitPromise: Promise<void>;
   private readonly offsetMs = monoToPerfOffsetMs();
   private stderr = '';
+  private waiters: Array<() => void> = [];
   readonly pid: number;
 
   private constructor(child: ChildProcess) {
@@ -144,9 +146,11 @@ export class SyscallHelper {
       }
       const id = msg.id as number;
       const p = this.pending.get(id);
+      if (this.waiters.length > 0) for (const w of this.waiters.splice(0)) w();
       if (!p) continue;
       if (msg.started) {
         p.tid = msg.tid as number;
+        p.onThreaded?.();
         continue;
       }
       this.pending.delete(id);
@@ -160,9 +164,10 @@ export class SyscallHelper {
   /**
    * Issues one call. The promise settles when the call returns in the helper
    * (a blocking call may take long: the caller need not await it before the
-   * next one) or rejects after `timeoutMs`.
+   * next one) or rejects after `timeoutMs`. `onThreaded` runs when the
+   * helper put the call on a thread of its own (it may block).
    */
-  call(req: SyscallRequest, timeoutMs = 10000): Promise<SyscallResult> {
+  call(req: SyscallRequest, timeoutMs = 10000, onThreaded?: () => void): Promise<SyscallResult> {
     if (this.exited) return Promise.reject(new SysError('EIO', 'drill_helper', 'syscall helper has exited'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -170,9 +175,27 @@ export class SyscallHelper {
         this.pending.delete(id);
         reject(new SysError('ETIMEDOUT', req.op, `no answer from the kernel in ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, tid: 0 });
+      this.pending.set(id, { resolve, reject, timer, tid: 0, onThreaded });
       this.child.stdin!.write(`${JSON.stringify({ ...req, id })}\n`);
     });
+  }
+
+  /** Resolves at the helper's next message (a call started or returned), or after `ms`. */
+  nextMessage(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.waiters.push(done);
+    });
+  }
+
+  /** True when some pending call runs on a thread of its own (it may be blocked in the kernel). */
+  get anyThreaded(): boolean {
+    for (const p of this.pending.values()) if (p.tid !== 0) return true;
+    return false;
   }
 
   /** Number of calls issued and not yet returned. */
