@@ -1,0 +1,530 @@
+/**
+ * Segment output: building headers with Linux's option layout into the
+ * layer's one preallocated buffer, window selection (Linux's
+ * __tcp_select_window with receiver SWS avoidance, RFC 9293 §3.8.6.2.2),
+ * the send loop (sender SWS avoidance and Nagle, RFC 9293 §3.8.6.2.1,
+ * RFC 896; Linux's Minshall variant; TCP_NODELAY; TCP_CORK), ACKs, delayed
+ * ACKs and resets.
+ */
+
+import { wireAddr } from '../inet/addr-key.js';
+import type { IpAddr } from '../wire/addr.js';
+import { pseudoSumV4, pseudoSumV6 } from '../wire/checksum.js';
+import { seqGt, seqLt, seqMax } from '../wire/seq.js';
+import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
+import { ACK, FIN, PSH, RST, SYN, TcpState } from './state.js';
+import type { Tcb } from './tcb.js';
+import { OUT_HEADROOM, RTX_PERSIST, RTX_RTO, type TcpLayer } from './tcp.js';
+
+/** Linux TCP_ATO_MIN / TCP_DELACK_MAX (ms). */
+export const ATO_MIN = 40;
+export const DELACK_MAX = 200;
+/** Linux TCP_MAX_QUICKACKS. */
+export const MAX_QUICKACKS = 16;
+
+/** Our timestamp clock for `t`: milliseconds plus the connection's random offset (RFC 7323 §5.4). */
+export function tsNow(L: TcpLayer, t: Tcb): number {
+  return (Math.floor(L.now) + t.tsOffset) >>> 0;
+}
+
+/** Linux tcp_win_from_space with the default scaling ratio of one half. */
+export function winFromSpace(space: number): number {
+  return space > 0 ? space - (space >> 1) : 0;
+}
+
+/** The most we would ever advertise: tcp_full_space, clamped. */
+export function fullSpace(t: Tcb): number {
+  const fs = winFromSpace(t.rcvBuf);
+  return t.windowClamp > 0 && t.windowClamp < fs ? t.windowClamp : fs;
+}
+
+/**
+ * Linux __tcp_select_window: the window the buffer allows now. Receiver SWS
+ * avoidance: below half the full space and below one MSS, offer zero.
+ */
+export function computeWindow(t: Tcb): number {
+  let mss = t.rcvMss;
+  const full = fullSpace(t);
+  let free = winFromSpace(t.rcvBuf - t.rcv.readable - t.rcv.oooBytes);
+  if (free < 0) free = 0;
+  if (mss > full) mss = full;
+  if (free < full >> 1) {
+    if (free < mss) return 0;
+  }
+  if (free > t.rcvSsthresh) free = t.rcvSsthresh;
+  let window: number;
+  if (t.wsOk && t.rcvWscale > 0) {
+    const unit = 1 << t.rcvWscale;
+    window = Math.ceil(free / unit) * unit;
+  } else {
+    window = t.rcvWnd;
+    if (window <= free - mss || window > free) window = Math.floor(free / mss) * mss;
+    else if (mss === full && free > window + (full >> 1)) window = free;
+  }
+  return window;
+}
+
+/**
+ * Linux tcp_select_window: never shrink the offered right edge
+ * (tcp_shrink_window = 0); remember what was offered; return the header
+ * value (scaled, RFC 7323 §2.3).
+ */
+export function selectWindow(L: TcpLayer, t: Tcb): number {
+  const cur = curWindow(t);
+  let nw = computeWindow(t);
+  if (nw < cur) {
+    const unit = t.wsOk ? 1 << t.rcvWscale : 1;
+    nw = Math.ceil(cur / unit) * unit;
+  }
+  const wasZero = t.rcvWnd === 0;
+  t.rcvWnd = nw;
+  t.rcvWup = t.rcvNxt;
+  const shift = t.wsOk ? t.rcvWscale : 0;
+  let field = nw >>> shift;
+  if (field > 65535) field = 65535;
+  if (nw === 0) {
+    L.inc(L.c.TcpExtTCPWantZeroWindowAdv);
+    if (!wasZero) L.inc(L.c.TcpExtTCPToZeroWindowAdv);
+  } else if (wasZero) L.inc(L.c.TcpExtTCPFromZeroWindowAdv);
+  return field;
+}
+
+/** Window still open to the peer from rcv_nxt (Linux tcp_receive_window). */
+export function curWindow(t: Tcb): number {
+  const w = (t.rcvWup + t.rcvWnd - t.rcvNxt) | 0;
+  return w < 0 ? 0 : w;
+}
+
+/**
+ * Build and send one segment of `t`: `flags`, sequence `seq`, `len` payload
+ * bytes taken from the send buffer at `dataAt` bytes past its head.
+ * Options: MSS/SACK-permitted/timestamps/window scale on SYNs as negotiated
+ * or offered; timestamps on every other segment when agreed (RFC 7323 §3.2);
+ * SACK blocks for out-of-order data held (RFC 2018 §4).
+ */
+export function sendSegment(
+  L: TcpLayer,
+  t: Tcb,
+  seq: number,
+  flags: number,
+  dataAt: number,
+  len: number,
+): number {
+  const v = L.sysctl.v;
+  const h = L.ohdr;
+  h.srcPort = t.lport;
+  h.dstPort = t.rport;
+  h.seq = seq >>> 0;
+  h.ack = flags & ACK ? t.rcvNxt : 0;
+  h.flags = flags;
+  h.urgent = 0;
+  h.checksum = 0;
+  h.mss = -1;
+  h.wscale = -1;
+  h.sackOk = false;
+  h.sackCount = 0;
+  h.hasTs = false;
+  if (flags & SYN) {
+    h.mss = t.advMss;
+    if (t.state === TcpState.SYN_SENT && !t.simOpen) {
+      // Active open: offer what the sysctls allow.
+      if (v['net.ipv4.tcp_window_scaling']) h.wscale = t.rcvWscale;
+      if (v['net.ipv4.tcp_sack']) h.sackOk = true;
+      if (v['net.ipv4.tcp_timestamps']) {
+        h.hasTs = true;
+        h.tsVal = tsNow(L, t);
+        h.tsEcr = 0;
+      }
+    } else {
+      // SYN-ACK: answer only what the peer offered.
+      if (t.wsOk) h.wscale = t.rcvWscale;
+      h.sackOk = t.sackOk;
+      if (t.tsOk) {
+        h.hasTs = true;
+        h.tsVal = t.cookieTs >= 0 ? t.cookieTs : tsNow(L, t);
+        h.tsEcr = t.tsRecent;
+      }
+    }
+    h.window = t.rcvWnd > 65535 ? 65535 : t.rcvWnd;
+  } else {
+    if (t.tsOk) {
+      h.hasTs = true;
+      h.tsVal = tsNow(L, t);
+      h.tsEcr = t.tsRecent;
+    }
+    if (t.sackOk && t.rcv.oooCount > 0 && flags & ACK) {
+      let max = t.tsOk ? 3 : 4;
+      if (len > 0) {
+        // The SACK option (4 + 8n bytes with padding) must fit beside the
+        // data within the MSS, or the segment exceeds the path MTU (DF set).
+        const room = t.mss - len;
+        const fit = room >= 12 ? (room - 4) >> 3 : 0;
+        if (fit < max) max = fit;
+      }
+      const r = t.rcv;
+      // Most recent first would be RFC 2018's order; Linux reports its ofo blocks in order. Keep order.
+      let n = 0;
+      for (let i = 0; i < r.oooCount && n < max; i++, n++) {
+        h.sackBlocks[2 * n] = (t.rcvNxt + r.oooStart[i]) >>> 0;
+        h.sackBlocks[2 * n + 1] = (t.rcvNxt + r.oooEnd[i]) >>> 0;
+      }
+      h.sackCount = n;
+    }
+    h.window = flags & RST && !(flags & ACK) ? 0 : selectWindow(L, t);
+  }
+  if (L.obuf.length < OUT_HEADROOM + 60 + len) L.obuf = new Uint8Array(OUT_HEADROOM + 60 + len);
+  const buf = L.obuf;
+  const off = OUT_HEADROOM;
+  const hlen = emitTcp(h, buf, off);
+  if (len > 0) t.snd.copyOut(dataAt, len, buf, off + hlen);
+  const total = hlen + len;
+  if (t.wl === null) {
+    t.wl = wireAddr(t.laddr as IpAddr);
+    t.wr = wireAddr(t.raddr as IpAddr);
+  }
+  const laddr = t.wl;
+  const raddr = t.wr as IpAddr;
+  const ps =
+    laddr.length === 4
+      ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, total)
+      : pseudoSumV6(laddr, raddr, IPPROTO_TCP, total);
+  tcpFillChecksum(buf, off, total, ps);
+  const err = L.host.ip.output(buf, off, total, IPPROTO_TCP, laddr, raddr, L.outOpts);
+  L.inc(L.c.TcpOutSegs);
+  t.segsOut++;
+  if (len > 0) {
+    t.dataSegsOut++;
+    t.lastSend = L.now;
+  }
+  if (flags & RST) L.inc(L.c.TcpOutRsts);
+  if (flags & ACK) ackSent(L, t);
+  return err;
+}
+
+/** Linux tcp_event_ack_sent: an ACK went out, so no delayed ACK is owed. */
+function ackSent(L: TcpLayer, t: Tcb): void {
+  if (t.quick > 0) {
+    t.quick--;
+    if (t.quick === 0) t.ato = ATO_MIN;
+  }
+  t.ackPending = false;
+  t.segsSinceAck = 0;
+  L.cancelDack(t);
+}
+
+/** A bare ACK (RFC 9293: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>). */
+export function sendAck(L: TcpLayer, t: Tcb): void {
+  if (t.state === TcpState.CLOSED || t.laddr === null) return;
+  sendSegment(L, t, t.sndNxt, ACK, 0, 0);
+}
+
+/**
+ * An out-of-window or otherwise unacceptable segment is answered with an
+ * ACK at most once per tcp_invalid_ratelimit (Linux tcp_oow_rate_limited).
+ * Returns false when rate-limited.
+ */
+export function oowAck(L: TcpLayer, t: Tcb, skippedCounter: number): boolean {
+  const now = L.now;
+  const lim = L.sysctl.v['net.ipv4.tcp_invalid_ratelimit'];
+  if (now - t.lastOowAck < lim) {
+    L.inc(skippedCounter);
+    return false;
+  }
+  t.lastOowAck = now;
+  sendAck(L, t);
+  return true;
+}
+
+/** RFC 5961 §3.2/§4/§5 challenge ACK, rate-limited per connection like Linux. */
+export function challengeAck(L: TcpLayer, t: Tcb): void {
+  if (oowAck(L, t, L.c.TcpExtTCPACKSkippedChallenge)) L.inc(L.c.TcpExtTCPChallengeACK);
+}
+
+/** Linux tcp_send_active_reset: RST|ACK at snd_nxt (close with unread data, linger 0, abort). */
+export function sendActiveReset(L: TcpLayer, t: Tcb): void {
+  if (t.laddr === null || t.raddr === null) return;
+  sendSegment(L, t, t.sndNxt, RST | ACK, 0, 0);
+}
+
+/** A segment built from numbers only (no control block): resets and TIME_WAIT replies. */
+export function sendReset(
+  L: TcpLayer,
+  family: 4 | 6,
+  laddr: IpAddr,
+  lport: number,
+  raddr: IpAddr,
+  rport: number,
+  seq: number,
+  ack: number,
+  flags: number,
+  tsVal: number,
+  tsEcr: number,
+  window: number,
+): void {
+  const h = L.ohdr;
+  h.srcPort = lport;
+  h.dstPort = rport;
+  h.seq = seq >>> 0;
+  h.ack = ack >>> 0;
+  h.flags = flags;
+  h.window = window;
+  h.urgent = 0;
+  h.checksum = 0;
+  h.mss = -1;
+  h.wscale = -1;
+  h.sackOk = false;
+  h.sackCount = 0;
+  h.hasTs = tsVal >= 0;
+  h.tsVal = tsVal >>> 0;
+  h.tsEcr = tsEcr >>> 0;
+  const buf = L.obuf;
+  const off = OUT_HEADROOM;
+  const hlen = emitTcp(h, buf, off);
+  void family;
+  const ps =
+    laddr.length === 4
+      ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, hlen)
+      : pseudoSumV6(laddr, raddr, IPPROTO_TCP, hlen);
+  tcpFillChecksum(buf, off, hlen, ps);
+  L.host.ip.output(buf, off, hlen, IPPROTO_TCP, laddr, raddr, L.outOpts);
+  L.inc(L.c.TcpOutSegs);
+  if (flags & RST) L.inc(L.c.TcpOutRsts);
+}
+
+// ------------------------------------------------------------------ delayed ACK
+
+/** Linux tcp_incr_quickack: allow up to rcv_wnd / (2 * rcv_mss) (2..16) immediate ACKs. */
+export function incrQuickAck(t: Tcb, max: number): void {
+  let q = Math.floor(t.rcvWnd / (2 * t.rcvMss));
+  if (q === 0) q = 2;
+  if (q > max) q = max;
+  if (q > t.quick) t.quick = q;
+}
+
+/** Linux tcp_enter_quickack_mode: after out-of-order or duplicate data. */
+export function enterQuickAck(t: Tcb, max: number): void {
+  incrQuickAck(t, max);
+  t.pingpong = false;
+  t.ato = ATO_MIN;
+}
+
+/**
+ * Linux __tcp_ack_snd_check: after data (or a FIN) arrived, ACK now when
+ * more than one full segment is unacknowledged and the window would not
+ * shrink, in quick-ACK mode, or with out-of-order data held; otherwise
+ * schedule the delayed ACK (ato, at most 200 ms when interactive).
+ */
+export function ackSndCheck(L: TcpLayer, t: Tcb, now: boolean): void {
+  if (!t.ackPending) return;
+  const unacked = (t.rcvNxt - t.rcvWup) | 0;
+  if (
+    now ||
+    (unacked > t.rcvMss && computeWindow(t) >= t.rcvWnd) ||
+    (t.quick > 0 && !t.pingpong) ||
+    t.rcv.oooCount > 0
+  ) {
+    sendAck(L, t);
+    return;
+  }
+  sendDelayedAck(L, t);
+}
+
+/** Linux tcp_send_delayed_ack. */
+export function sendDelayedAck(L: TcpLayer, t: Tcb): void {
+  let ato = t.ato || ATO_MIN;
+  if (ato > ATO_MIN) {
+    const maxAto = t.pingpong ? DELACK_MAX : 500;
+    if (ato > maxAto) ato = maxAto;
+  }
+  const deadline = L.now + ato;
+  if (t.dackDeadline !== Infinity) {
+    // Already scheduled: an ACK nearly due goes now; otherwise keep the earlier deadline.
+    if (t.dackDeadline <= L.now + (ato >> 2)) {
+      sendAck(L, t);
+      return;
+    }
+    if (deadline >= t.dackDeadline) return;
+  }
+  L.armDack(t, ato);
+}
+
+// ------------------------------------------------------------------ the send loop
+
+function canSendData(s: TcpState): boolean {
+  return (
+    s === TcpState.ESTABLISHED ||
+    s === TcpState.CLOSE_WAIT ||
+    s === TcpState.FIN_WAIT1 ||
+    s === TcpState.CLOSING ||
+    s === TcpState.LAST_ACK
+  );
+}
+
+/**
+ * Send what the windows allow (Linux tcp_write_xmit): retransmissions the
+ * recovery module asks for first, then new data in MSS-sized segments,
+ * subject to the peer's window, the congestion window, sender SWS avoidance
+ * and Nagle/cork; the FIN rides on the last segment or goes alone.
+ * `push`: the application pushed (a send() call returned), so a partial
+ * segment may go if Nagle allows.
+ */
+export function tcpWrite(L: TcpLayer, t: Tcb): void {
+  if (!canSendData(t.state)) return;
+  const mss = t.mss;
+  const rec = t.rec;
+  let sent = 0;
+  for (let guard = 0; guard < 100000; guard++) {
+    const cwndBytes = rec !== null ? rec.sendWindowSegs() * mss : 10 * mss;
+    const pipe = rec !== null ? rec.inFlightBytes(t.sndUna, t.sndNxt) : t.flight;
+    if (rec !== null) {
+      const rs = rec.nextRetransmit(t.sndUna, t.sndNxt);
+      if (rs >= 0 && seqLt(rs, t.sndNxt)) {
+        if (pipe >= cwndBytes) {
+          t.cwndLimited = true;
+          break;
+        }
+        const n = retransmitAt(L, t, rs);
+        if (n <= 0) break;
+        rec.onRetransmit(rs, n);
+        sent++;
+        continue;
+      }
+    }
+    const end = t.dataEnd;
+    const avail = (end - t.sndNxt) | 0;
+    if (avail <= 0) break;
+    const wndEnd = (t.sndUna + t.sndWnd) >>> 0;
+    let room = (wndEnd - t.sndNxt) | 0;
+    if (room <= 0) {
+      // Zero window (or window full): the persist timer probes it when nothing is in flight.
+      if (t.flight === 0 && t.rtxDeadline === Infinity) armPersist(L, t);
+      break;
+    }
+    if (pipe >= cwndBytes) {
+      t.cwndLimited = true;
+      break;
+    }
+    let len = avail < mss ? avail : mss;
+    if (len > room) {
+      // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window-limited partial
+      // segment goes only if it is at least half the largest window seen.
+      if (room < mss && room < t.maxWindow >> 1 && t.flight > 0) break;
+      len = room;
+    }
+    if (len < mss && len === avail) {
+      // Nagle (RFC 896) with Minshall's refinement as Linux: hold a partial
+      // segment while an earlier partial one is unacknowledged; TCP_CORK
+      // holds every partial segment; TCP_NODELAY sends at once.
+      if (t.cork) {
+        if (!(t.finQueued && t.flight === 0)) break;
+      } else if (!t.nodelay && seqGt(t.sndSml, t.sndUna) && t.flight > 0 && !t.finQueued) break;
+    }
+    room = 0;
+    let flags = ACK;
+    const last = (t.sndNxt + len) >>> 0 === end;
+    if (last) flags |= PSH;
+    if (last && t.finQueued && !t.finSent) {
+      flags |= FIN;
+      t.finSent = true;
+      t.finSeq = end;
+    }
+    sendData(L, t, t.sndNxt, flags, len);
+    sent++;
+  }
+  if (t.finQueued && !t.finSent && t.dataEnd === t.sndNxt) {
+    // FIN alone (RFC 9293 §3.10.4): it needs no window.
+    t.finSent = true;
+    t.finSeq = t.sndNxt;
+    sendData(L, t, t.sndNxt, ACK | FIN, 0);
+  }
+  void sent;
+}
+
+/** Send `len` bytes of new (or go-back) data at `seq` with `flags`; advance snd_nxt; time it; arm the RTO. */
+function sendData(L: TcpLayer, t: Tcb, seq: number, flags: number, len: number): void {
+  const now = L.now;
+  const retrans = seqLt(seq, t.sndMax);
+  if (!retrans && t.flight === 0 && t.cc !== null && L.sysctl.v['net.ipv4.tcp_slow_start_after_idle']) {
+    const idle = now - t.lastSend;
+    if (t.lastSend > 0 && idle > t.rto) t.cc.onIdleRestart(idle, t.rto, now);
+  }
+  // Pingpong detection (Linux tcp_event_data_sent): sending soon after receiving means interactive.
+  if (len > 0 && t.lastDataRecv > 0 && now - t.lastDataRecv < (t.ato || ATO_MIN)) t.pingpong = true;
+  sendSegment(L, t, seq, flags, (seq - t.sndDataSeq) | 0, len);
+  const segEnd = (seq + len + (flags & FIN ? 1 : 0)) >>> 0;
+  if (len < t.mss && len > 0) t.sndSml = segEnd;
+  if (retrans) {
+    L.inc(L.c.TcpRetransSegs);
+    t.totalRetrans++;
+    t.bytesRetrans += len;
+  } else {
+    t.bytesSent += len;
+    if (t.rttTime < 0) {
+      t.rttTime = now;
+      t.rttSeq = segEnd;
+    }
+  }
+  t.sndNxt = segEnd;
+  t.sndMax = seqMax(t.sndMax, segEnd);
+  if (t.rtxKind !== RTX_RTO) {
+    t.probesOut = 0;
+    armRto(L, t);
+  }
+  if (t.cc?.onSend) t.cc.onSend(len, now);
+}
+
+/**
+ * Retransmit at most one MSS at `seq` (fast retransmit, recovery, RTO):
+ * SYN, data and FIN as the sequence space says. Returns the sequence
+ * space it covered (0 when nothing there).
+ */
+export function retransmitAt(L: TcpLayer, t: Tcb, seq: number): number {
+  if (t.synUnacked() && seq === t.iss) {
+    const flags = t.state === TcpState.SYN_SENT ? SYN : SYN | ACK;
+    sendSegment(L, t, t.iss, flags, 0, 0);
+    L.inc(L.c.TcpRetransSegs);
+    t.totalRetrans++;
+    return 1;
+  }
+  const end = t.dataEnd;
+  let len = (end - seq) | 0;
+  if (len < 0) len = 0;
+  if (len > t.mss) len = t.mss;
+  let flags = ACK;
+  if (len > 0 && (seq + len) >>> 0 === end) flags |= PSH;
+  if (t.finSent && (seq + len) >>> 0 === t.finSeq) flags |= FIN;
+  if (len === 0 && !(flags & FIN)) return 0;
+  sendSegment(L, t, seq, flags, (seq - t.sndDataSeq) | 0, len);
+  L.inc(L.c.TcpRetransSegs);
+  t.totalRetrans++;
+  t.bytesRetrans += len;
+  // Karn: a retransmitted range gives no RTT sample.
+  if (t.rttTime >= 0 && seqGt(t.rttSeq, seq)) t.rttTime = -1;
+  const covered = len + (flags & FIN ? 1 : 0);
+  const segEnd = (seq + covered) >>> 0;
+  if (seqGt(segEnd, t.sndNxt)) t.sndNxt = segEnd;
+  return covered;
+}
+
+/** (Re)arm the retransmission timer for the current RTO (RFC 6298 §5.1/5.3). */
+export function armRto(L: TcpLayer, t: Tcb): void {
+  L.armRtx(t, RTX_RTO, t.rto);
+}
+
+/** Arm the persist timer: the next zero-window probe after the backed-off RTO. */
+export function armPersist(L: TcpLayer, t: Tcb): void {
+  const when = Math.min(t.rto * 2 ** t.probesOut, L.sysctl.v['net.ipv4.tcp_rto_max_ms']);
+  L.armRtx(t, RTX_PERSIST, Math.max(when, 200));
+}
+
+/** The initial SYN (or SYN-ACK for a passive/simultaneous open). */
+export function sendSyn(L: TcpLayer, t: Tcb, withAck: boolean): void {
+  sendSegment(L, t, t.iss, withAck ? SYN | ACK : SYN, 0, 0);
+  if (seqGt((t.iss + 1) >>> 0, t.sndNxt) || t.sndNxt === t.iss) t.sndNxt = (t.iss + 1) >>> 0;
+  t.sndMax = seqMax(t.sndMax, t.sndNxt);
+}
+
+/** A window or keepalive probe: a bare ACK one byte below snd_una (Linux tcp_xmit_probe_skb). */
+export function keepaliveSend(L: TcpLayer, t: Tcb): void {
+  sendSegment(L, t, (t.sndUna - 1) >>> 0, ACK, 0, 0);
+}

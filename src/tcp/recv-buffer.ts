@@ -1,0 +1,182 @@
+/**
+ * The receive buffer: a byte ring holding data the application has not read
+ * yet, followed by room for the advertised window. Out-of-order segments are
+ * written straight into their place in the ring (so memory is bounded by the
+ * ring, whatever a peer sends) and remembered as a short sorted list of
+ * [start, end) offsets past rcv_nxt; when the hole before them fills they
+ * become readable without another copy. At most MAX_RANGES separate ranges
+ * are kept; a segment that would need more is dropped (Linux bounds its
+ * out-of-order queue by memory and prunes it the same way).
+ */
+import { pow2 } from './send-buffer.js';
+
+export const MAX_RANGES = 32;
+
+export class RecvBuffer {
+  private buf: Uint8Array;
+  private mask: number;
+  private head = 0; // index of the first unread byte
+  /** In-order bytes ready for the application. */
+  readable = 0;
+  /** Out-of-order ranges as offsets past the end of the readable bytes (i.e. past rcv_nxt). */
+  readonly oooStart = new Int32Array(MAX_RANGES);
+  readonly oooEnd = new Int32Array(MAX_RANGES);
+  oooCount = 0;
+
+  constructor(capacity: number) {
+    const cap = pow2(capacity);
+    this.buf = new Uint8Array(cap);
+    this.mask = cap - 1;
+  }
+
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /** Bytes held past rcv_nxt in out-of-order ranges (upper bound of their extent). */
+  get oooExtent(): number {
+    return this.oooCount === 0 ? 0 : this.oooEnd[this.oooCount - 1];
+  }
+
+  /** Bytes of out-of-order data held. */
+  get oooBytes(): number {
+    let n = 0;
+    for (let i = 0; i < this.oooCount; i++) n += this.oooEnd[i] - this.oooStart[i];
+    return n;
+  }
+
+  /** Room from rcv_nxt to the end of the ring. */
+  get free(): number {
+    return this.buf.length - this.readable;
+  }
+
+  /** Grow the ring (receive-buffer autotuning or SO_RCVBUF). */
+  ensureCapacity(n: number): void {
+    if (n <= this.buf.length) return;
+    const cap = pow2(n);
+    const nb = new Uint8Array(cap);
+    const used = this.readable + this.oooExtent;
+    this.copyRange(0, used, nb, 0);
+    this.buf = nb;
+    this.mask = cap - 1;
+    this.head = 0;
+  }
+
+  /**
+   * Store `len` bytes of `src` at `at` bytes past rcv_nxt. Returns how many
+   * bytes became readable (rcv_nxt advance), or -1 when the data could not be
+   * kept (no room or too many ranges). Bytes beyond the ring are cut off by
+   * the caller (the window never exceeds the ring).
+   */
+  store(src: Uint8Array, off: number, len: number, at: number): number {
+    if (len <= 0) return 0;
+    if (at + len > this.free) {
+      len = this.free - at;
+      if (len <= 0) return -1;
+    }
+    if (at > 0) {
+      if (!this.addRange(at, at + len)) return -1;
+      this.copyIn(src, off, len, this.readable + at);
+      return 0;
+    }
+    this.copyIn(src, off, len, this.readable);
+    let adv = len;
+    // Merge ranges now reachable from the new rcv_nxt.
+    let i = 0;
+    while (i < this.oooCount && this.oooStart[i] <= adv) {
+      if (this.oooEnd[i] > adv) adv = this.oooEnd[i];
+      i++;
+    }
+    const removed = i;
+    let w = 0;
+    for (let r = removed; r < this.oooCount; r++) {
+      this.oooStart[w] = this.oooStart[r] - adv;
+      this.oooEnd[w] = this.oooEnd[r] - adv;
+      w++;
+    }
+    this.oooCount = w;
+    // Ranges that were partially covered already shifted; ranges fully within adv removed.
+    this.readable += adv;
+    return adv;
+  }
+
+  /** Copy up to `len` readable bytes into `dst`; returns the count. */
+  read(dst: Uint8Array, off: number, len: number): number {
+    const n = Math.min(len, this.readable);
+    if (n === 0) return 0;
+    this.copyRange(0, n, dst, off);
+    this.consume(n);
+    return n;
+  }
+
+  /** Drop `n` readable bytes (after read or on SHUT_RD). */
+  consume(n: number): void {
+    this.head = (this.head + n) & this.mask;
+    this.readable -= n;
+  }
+
+  /** Drop all out-of-order data (memory pressure, or connection reset). */
+  pruneOoo(): void {
+    this.oooCount = 0;
+  }
+
+  clear(): void {
+    this.head = 0;
+    this.readable = 0;
+    this.oooCount = 0;
+  }
+
+  private copyRange(at: number, len: number, dst: Uint8Array, dstOff: number): void {
+    const cap = this.buf.length;
+    const start = (this.head + at) & this.mask;
+    const first = Math.min(len, cap - start);
+    dst.set(this.buf.subarray(start, start + first), dstOff);
+    if (first < len) dst.set(this.buf.subarray(0, len - first), dstOff + first);
+  }
+
+  private copyIn(src: Uint8Array, off: number, len: number, at: number): void {
+    const cap = this.buf.length;
+    const start = (this.head + at) & this.mask;
+    const first = Math.min(len, cap - start);
+    this.buf.set(src.subarray(off, off + first), start);
+    if (first < len) this.buf.set(src.subarray(off + first, off + len), 0);
+  }
+
+  /** Insert [s, e) into the sorted, disjoint range list, merging neighbours. */
+  private addRange(s: number, e: number): boolean {
+    const st = this.oooStart;
+    const en = this.oooEnd;
+    let i = 0;
+    while (i < this.oooCount && en[i] < s) i++;
+    // i: first range that ends at or after s
+    let j = i;
+    while (j < this.oooCount && st[j] <= e) {
+      if (st[j] < s) s = st[j];
+      if (en[j] > e) e = en[j];
+      j++;
+    }
+    const merged = j - i;
+    if (merged === 0) {
+      if (this.oooCount >= MAX_RANGES) return false;
+      for (let k = this.oooCount; k > i; k--) {
+        st[k] = st[k - 1];
+        en[k] = en[k - 1];
+      }
+      st[i] = s;
+      en[i] = e;
+      this.oooCount++;
+      return true;
+    }
+    st[i] = s;
+    en[i] = e;
+    const shift = merged - 1;
+    if (shift > 0) {
+      for (let k = j; k < this.oooCount; k++) {
+        st[k - shift] = st[k];
+        en[k - shift] = en[k];
+      }
+      this.oooCount -= shift;
+    }
+    return true;
+  }
+}

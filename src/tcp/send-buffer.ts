@@ -1,0 +1,78 @@
+/**
+ * The send buffer and retransmission queue in one: a byte ring holding
+ * everything from snd_una onwards (sent-but-unacknowledged bytes first, then
+ * bytes not yet sent). Application data is copied in once (write); output
+ * copies it once more straight into the outgoing frame (copyOut). Acked
+ * bytes are released by moving the head (ack), never by copying.
+ */
+export class SendBuffer {
+  private buf: Uint8Array;
+  private mask: number;
+  private head = 0; // index of the byte at snd_una
+  /** Bytes held: [snd_una, snd_una + length). */
+  length = 0;
+
+  constructor(initial = 16384) {
+    const cap = pow2(initial);
+    this.buf = new Uint8Array(cap);
+    this.mask = cap - 1;
+  }
+
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /** Append up to `len` bytes of `src` from `off`, limited by `limit` total bytes held. Returns the count taken. */
+  write(src: Uint8Array, off: number, len: number, limit: number): number {
+    const n = Math.min(len, limit - this.length);
+    if (n <= 0) return 0;
+    if (this.length + n > this.buf.length) this.grow(this.length + n);
+    const cap = this.buf.length;
+    const tail = (this.head + this.length) & this.mask;
+    const first = Math.min(n, cap - tail);
+    this.buf.set(
+      first === len && off === 0 && src.length === len ? src : src.subarray(off, off + first),
+      tail,
+    );
+    if (first < n) this.buf.set(src.subarray(off + first, off + n), 0);
+    this.length += n;
+    return n;
+  }
+
+  /** Copy `len` bytes starting `at` bytes past snd_una into `dst` at `dstOff`. */
+  copyOut(at: number, len: number, dst: Uint8Array, dstOff: number): void {
+    const cap = this.buf.length;
+    const start = (this.head + at) & this.mask;
+    const first = Math.min(len, cap - start);
+    dst.set(this.buf.subarray(start, start + first), dstOff);
+    if (first < len) dst.set(this.buf.subarray(0, len - first), dstOff + first);
+  }
+
+  /** Release `n` acknowledged bytes from the front. */
+  ack(n: number): void {
+    if (n > this.length) n = this.length;
+    this.head = (this.head + n) & this.mask;
+    this.length -= n;
+    if (this.length === 0) this.head = 0;
+  }
+
+  clear(): void {
+    this.head = 0;
+    this.length = 0;
+  }
+
+  private grow(need: number): void {
+    const cap = pow2(need);
+    const nb = new Uint8Array(cap);
+    this.copyOut(0, this.length, nb, 0);
+    this.buf = nb;
+    this.mask = cap - 1;
+    this.head = 0;
+  }
+}
+
+export function pow2(n: number): number {
+  let c = 1024;
+  while (c < n) c *= 2;
+  return c;
+}
