@@ -470,6 +470,7 @@ export class Runner {
     }
     this.pcap?.write(pkt.timeUs, pkt.bytes);
     const d = decodePacket(pkt.bytes);
+    if (this.cfg.verbose) this.trace(`  ${this.showActual(pkt, d).replace(/\n.*$/s, '')}`);
     const spec = a.spec;
     const show = () => this.showActual(pkt, d);
     if (d.error) this.fail(ev, `error handling packet: cannot decode outbound packet: ${d.error}\n${show()}`);
@@ -724,6 +725,9 @@ export class Runner {
     const fam: 4 | 6 = this.cfg.ipVersion === 'ipv4' ? 4 : 6;
     const addrText = (a: IpAddr) =>
       this.cfg.ipVersion === 'ipv4-mapped-ipv6' ? formatAddr(v4Mapped(a)) : formatAddr(a);
+    // socket(..., SOCK_STREAM, IPPROTO_TCP): the domain of --ip_version
+    if (name === 'socket' && out[0]?.t === 'ellipsis')
+      out[0] = fam === 4 ? { t: 'int', v: 2, sym: 'AF_INET' } : { t: 'int', v: 10, sym: 'AF_INET6' };
     if ((name === 'bind' || name === 'connect') && out[1]?.t === 'ellipsis') {
       out[1] =
         name === 'bind'

@@ -2,6 +2,7 @@
  * The C symbols packetdrill scripts use, with their Linux (x86-64) values,
  * and the evaluation of script expressions into target-neutral Values.
  */
+import { ERRNO } from '../errno.js';
 import type { Expr } from './ast.js';
 import type { Value } from './target.js';
 
@@ -171,6 +172,8 @@ export const SYMBOLS: Record<string, number> = {
   // misc
   INADDR_ANY: 0,
   NULL: 0,
+  // errno values, for getsockopt(fd, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4])
+  ...ERRNO,
 };
 
 export class ExprError extends Error {}
