@@ -273,3 +273,26 @@ test('buffers over 1 MiB from wireBuffer are plain and still sum correctly (stag
   for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
   assert.equal(checksum(big, 3, big.length - 3), refChecksum(big, 3, big.length - 3));
 });
+
+test('views of a wireBuffer are summed in place too; out-of-range off/len clamp instead of throwing', () => {
+  const arena = wireBuffer(4096);
+  for (let i = 0; i < arena.length; i++) arena[i] = (i * 31 + 7) & 0xff;
+  const copy = arena.slice();
+  fc.assert(
+    fc.property(
+      fc.integer({ min: -100, max: 5000 }),
+      fc.integer({ min: -100, max: 5000 }),
+      fc.nat(4096),
+      (off, len, v) => {
+        const view = arena.subarray(v);
+        const plain = copy.subarray(v);
+        const lo = Math.max(0, off);
+        const hi = Math.min(view.length, lo + len);
+        const want = hi > lo ? refChecksum(plain, lo, hi - lo) : 0xffff;
+        assert.equal(checksum(view, off, len), want);
+        assert.equal(checksum(plain, off, len), want);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
