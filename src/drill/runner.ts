@@ -642,8 +642,12 @@ export class Runner {
     const p = this.pending;
     if (!p) return;
     const limit = this.target.nowUs() + 3_600_000_000;
+    // A call that is just returning (real-time targets answer in ~0.1 ms) is not left to wait.
+    await this.target.settle();
+    // Real time: look every millisecond, so the script goes on when the call returns, not up to 1 s later.
+    const step = this.target.virtualTime ? 1_000_000 : 1_000;
     while (!p.done && this.target.nowUs() < limit) {
-      await this.target.advanceTo(Math.min(limit, this.target.nowUs() + 1_000_000));
+      await this.target.advanceTo(Math.min(limit, this.target.nowUs() + step));
       await this.target.settle();
     }
     if (!p.done) this.fail(ev, `${p.name} system call (line ${p.line}) never returned`);
