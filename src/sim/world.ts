@@ -114,8 +114,9 @@ export class World {
 
   /**
    * Run events up to `until` (default: until no member has anything left to
-   * do). With a finite `until`, the clock ends at `until` and every member
-   * has been advanced to it. Returns the number of steps taken.
+   * do). With a finite `until`, the clock ends at `until`. Either way every
+   * member has been advanced to the final time when run() returns, so
+   * stacks agree with the world's clock. Returns the number of steps taken.
    */
   run(opts: RunOptions = {}): number {
     const until = opts.until ?? Infinity;
@@ -125,7 +126,9 @@ export class World {
     const guard = new StepGuard(this, cap, this.maxStepsSameTime);
     for (;;) {
       while (this.step(until)) guard.tick();
-      if (until === Infinity || !this.sync(until)) break;
+      // Bring every member to the final time (a stack's API calls made after
+      // run() then see the world's time), and go on if that made work due.
+      if (!this.sync(until === Infinity ? this.clock.now() : until)) break;
     }
     return guard.taken;
   }
@@ -134,6 +137,7 @@ export class World {
    * Run until `pred()` is true (checked before the first step and after each
    * step). Returns false when the timeout elapses or nothing is left to do
    * while the predicate is still false; throws LivelockError on the step caps.
+   * On return every member has been advanced to the world's time.
    */
   runUntil(pred: () => boolean, opts: RunUntilOptions = {}): boolean {
     if (pred()) return true;
@@ -142,16 +146,19 @@ export class World {
     for (;;) {
       while (this.step(limit)) {
         guard.tick();
-        if (pred()) return true;
+        if (pred()) {
+          this.sync(this.clock.now());
+          return true;
+        }
       }
-      if (limit === Infinity || !this.sync(limit)) break;
+      if (!this.sync(limit === Infinity ? this.clock.now() : limit)) break;
       if (pred()) return true;
     }
     return pred();
   }
 
   /** Set the clock to `t` and advance members not yet at `t`. True if that made something due by `t`. */
-  private sync(t: number): boolean {
+  sync(t: number = this.clock.now()): boolean {
     if (t > this.clock.now()) this.clock.set(t);
     const m = this.members;
     for (let i = 0; i < m.length; i++) {

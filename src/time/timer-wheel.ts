@@ -18,12 +18,13 @@
  * current one: this keeps a handler that re-arms itself for "now" from
  * looping forever inside advance().
  *
- * Levels: 8 levels of 64 slots (6 bits each) cover 2^48 ms (about 8,900
- * years) ahead of the current tick. A timer sits at the level of the highest
+ * Levels: 5 levels of 1024 slots (10 bits each) cover 2^50 ms ahead of the
+ * current tick. Wide levels mean few cascades: every timer up to 17 minutes
+ * out (RTO, delayed ACK, TIME_WAIT, FIN_WAIT2) cascades at most once. A timer sits at the level of the highest
  * 6-bit digit in which its tick differs from the current tick; when the
  * current tick reaches the start of its slot, it cascades one level down.
- * Each timer cascades at most 7 times over its life; advance() jumps straight
- * to the next non-empty slot using a 64-bit occupancy bitmap per level, so a
+ * Each timer cascades at most 4 times over its life; advance() jumps straight
+ * to the next non-empty slot using a two-level occupancy bitmap per level, so a
  * jump over an hour of idle time costs a few bitmap scans, not 3.6M ticks.
  */
 
@@ -32,12 +33,13 @@ export interface TimerHandler {
   onTimer(data: number, handle: number, now: number): void;
 }
 
-const BITS = 6;
-const SLOTS = 1 << BITS; // 64
-const LEVELS = 8;
+const BITS = 10;
+const SLOTS = 1 << BITS; // 1024
+const WORDS = SLOTS >>> 5; // 32-bit words of one level's bitmap (<= 32: one summary word)
+const LEVELS = 5;
 const POW: number[] = [];
 for (let l = 0; l <= LEVELS; l++) POW.push(2 ** (BITS * l));
-const HORIZON = POW[LEVELS]; // 2^48 ticks
+const HORIZON = POW[LEVELS]; // 2^50 ticks
 
 // Sentinel nodes of the circular lists live at the start of the same arrays
 // as the timers, so unlinking needs no branch and no knowledge of the list.
@@ -47,6 +49,11 @@ const FIRST_HANDLE = FIRING + 1;
 
 const NOT_LINKED = -1;
 const FREE = -1;
+
+/** Index of the lowest set bit of a non-zero 32-bit integer. */
+function ctz(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
 const STALE = -1;
 /** Bytes per timer record. */
 const RECORD = 32;
@@ -65,7 +72,9 @@ export class TimerWheel {
   private readonly handlers: TimerHandler[] = [];
   private readonly handlerIds = new Map<TimerHandler, number>();
   /** Occupancy bitmap per level: bit s set = slot s may be non-empty (cleared lazily). */
-  private readonly occ = new Uint32Array(LEVELS * 2);
+  private readonly occ = new Int32Array(LEVELS * WORDS);
+  /** Per level: bit w set = word w of occ may be non-zero. */
+  private readonly summary = new Int32Array(LEVELS);
   /** Next never-used handle, and the head of the free list (chained through prevs). */
   private top = FIRST_HANDLE;
   private freeHead = -1;
@@ -84,7 +93,7 @@ export class TimerWheel {
   /** `now`: the time the wheel starts at (the owner's clock). */
   constructor(now = 0, initialCapacity = 1024) {
     if (!(now >= 0 && now < HORIZON))
-      throw new RangeError(`TimerWheel: start time must be in [0, 2^48) ms, got ${now}`);
+      throw new RangeError(`TimerWheel: start time must be in [0, 2^50) ms, got ${now}`);
     this.cur = Math.floor(now);
     this.lastNow = now;
     this.cap = Math.max(FIRST_HANDLE + 16, FIRST_HANDLE + initialCapacity);
@@ -187,10 +196,10 @@ export class TimerWheel {
 
   /**
    * The earliest time at which advance() has work to do, or Infinity. Exact
-   * (the tick of the earliest timer) when that timer is within the current
-   * 64 ms window; otherwise an early bound (the start of the next non-empty
+   * (the tick of the earliest timer) when that timer is within the
+   * current 1024 ms window; otherwise an early bound (the start of the next non-empty
    * slot of a higher level), after which an advance() cascades and the bound
-   * tightens. Each call after a change costs at most 8 bitmap scans; the
+   * tightens. Each call after a change costs at most 5 bitmap scans; the
    * value is cached between changes. Always > the last processed tick
    * unless timers wait in the past list, so a driver always makes progress.
    */
@@ -314,14 +323,15 @@ export class TimerWheel {
       slot = (tick >>> (level * BITS)) & (SLOTS - 1);
     } else {
       if (tick - cur >= HORIZON || tick === Infinity) {
-        throw new RangeError(`TimerWheel.arm: deadline ${deadline} is more than 2^48 ms ahead`);
+        throw new RangeError(`TimerWheel.arm: deadline ${deadline} is more than 2^50 ms ahead`);
       }
       level = 0;
       while (Math.floor(tick / POW[level + 1]) !== Math.floor(cur / POW[level + 1])) level++;
       slot = Math.floor(tick / POW[level]) % SLOTS;
     }
     this.pushBack(level * SLOTS + slot, h);
-    this.occ[level * 2 + (slot >>> 5)] |= 1 << (slot & 31);
+    this.occ[level * WORDS + (slot >>> 5)] |= 1 << (slot & 31);
+    this.summary[level] |= 1 << (slot >>> 5);
     if (tick < this.cachedNext) this.cachedNext = tick; // STALE (-1) is never replaced
   }
 
@@ -341,27 +351,39 @@ export class TimerWheel {
           const base = Math.floor(cur / POW[level + 1]) * POW[level + 1];
           return base + slot * POW[level];
         }
-        this.occ[level * 2 + (slot >>> 5)] &= ~(1 << (slot & 31));
+        this.clearSlot(level, slot);
         slot = this.findSlotAfter(level, slot);
       }
     }
     return Infinity;
   }
 
-  /** Lowest set bit > d in the level's 64-bit bitmap, or -1. */
+  /** Lowest occupied slot > d at `level`, or -1: one word, then the summary word. */
   private findSlotAfter(level: number, d: number): number {
-    const lo = this.occ[level * 2];
-    const hi = this.occ[level * 2 + 1];
-    if (d < 31) {
-      const m = lo & (-1 << (d + 1));
-      if (m !== 0) return 31 - Math.clz32(m & -m);
-      if (hi !== 0) return 63 - Math.clz32(hi & -hi);
-      return -1;
+    const start = d + 1;
+    if (start >= SLOTS) return -1;
+    const base = level * WORDS;
+    let w = start >>> 5;
+    const m = this.occ[base + w] & (-1 << (start & 31));
+    if (m !== 0) return (w << 5) + ctz(m);
+    if (w + 1 >= WORDS) return -1;
+    const sm = this.summary[level] & (-1 << (w + 1));
+    if (sm === 0) return -1;
+    w = ctz(sm);
+    const word = this.occ[base + w];
+    if (word === 0) {
+      // Stale summary bit (its slots were cleared): drop it and look further.
+      this.summary[level] &= ~(1 << w);
+      return this.findSlotAfter(level, (w << 5) + 31);
     }
-    if (d === 31) return hi !== 0 ? 63 - Math.clz32(hi & -hi) : -1;
-    if (d >= 63) return -1;
-    const m = hi & (-1 << (d - 31));
-    return m !== 0 ? 63 - Math.clz32(m & -m) : -1;
+    return (w << 5) + ctz(word);
+  }
+
+  private clearSlot(level: number, slot: number): void {
+    const i = level * WORDS + (slot >>> 5);
+    const v = this.occ[i] & ~(1 << (slot & 31));
+    this.occ[i] = v;
+    if (v === 0) this.summary[level] &= ~(1 << (slot >>> 5));
   }
 
   /**
@@ -375,7 +397,7 @@ export class TimerWheel {
       if (Math.floor(t / POW[level]) === Math.floor(old / POW[level])) continue;
       const slot = Math.floor(t / POW[level]) % SLOTS;
       const list = level * SLOTS + slot;
-      this.occ[level * 2 + (slot >>> 5)] &= ~(1 << (slot & 31));
+      this.clearSlot(level, slot);
       let h = this.i32[(list << 3) + 4];
       if (h === list) continue;
       // Detach the whole slot, then re-insert each timer relative to t.
@@ -390,7 +412,7 @@ export class TimerWheel {
       }
     }
     const slot0 = t % SLOTS;
-    this.occ[slot0 >>> 5] &= ~(1 << (slot0 & 31));
+    this.clearSlot(0, slot0);
     this.spliceAll(slot0, FIRING);
   }
 

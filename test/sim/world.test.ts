@@ -83,6 +83,7 @@ describe('World', () => {
   test('runUntil: true as soon as the predicate holds, at that virtual time', () => {
     const world = new World();
     const wire = world.add(new MemoryWire({ clock: world.clock, delay: 25 }));
+    const spy = world.add(new Spy());
     let got = 0;
     wire.b.onReceive = () => got++;
     wire.a.transmit(new Uint8Array(20));
@@ -94,6 +95,8 @@ describe('World', () => {
     );
     assert.equal(world.now, 25);
     assert.equal(got, 1);
+    // Members that had nothing due were brought to the world's time too.
+    assert.deepEqual(spy.calls, [10, 25]);
     assert.equal(
       world.runUntil(() => got >= 2, { timeout: 100 }),
       true,
