@@ -5,6 +5,8 @@ export * from './errors.js';
 export * from './icmp.js';
 export * from './ipv4.js';
 export * from './ipv6.js';
+export * from './pcap.js';
+export * from './pcapng.js';
 export * from './seq.js';
 export * from './tcp.js';
 export * from './tcp-options.js';
