@@ -168,19 +168,26 @@ export class Harness {
 
   /** Run until the next segment is emitted (at most `limit` ms); returns it or null. */
   nextSegment(limit = 1_000_000): Seg | null {
+    if (this.pending.length > 0) return this.pending.shift() as Seg;
     const end = this.stack.now + limit;
     for (let i = 0; i < 1_000_000; i++) {
-      if (this.link.frames.length > 0) return this.take()[0];
+      if (this.link.frames.length > 0) break;
       const d = this.stack.nextDeadline();
       if (d > end) break;
       this.stack.advance(Math.max(d, this.stack.now));
     }
-    return this.link.frames.length > 0 ? this.take()[0] : null;
+    const got = this.take();
+    if (got.length === 0) return null;
+    this.pending = got.slice(1);
+    return got[0];
   }
+
+  private pending: Seg[] = [];
 
   /** Segments emitted since the last take(). */
   take(): Seg[] {
-    const out: Seg[] = [];
+    const out: Seg[] = this.pending;
+    this.pending = [];
     for (const f of this.link.frames) {
       const s = decodeSegment(f, this.stack.now);
       if (s !== null) out.push(s);
@@ -267,4 +274,49 @@ export function twoStacks(
   const ta = new TcpLayer(a);
   const tb = new TcpLayer(b);
   return { world, wire, a, b, ta, tb };
+}
+
+export interface Established {
+  l: TcpSocket;
+  s: TcpSocket;
+  /** Our ISS; our next sequence number is iss + 1 at the start. */
+  iss: number;
+  /** The peer's next sequence number. */
+  peerSeq: number;
+  synack: Seg;
+}
+
+/**
+ * A passive connection: listener on LOCAL:80, the peer's SYN (MSS 1460,
+ * wscale 7, SACK-permitted; timestamps only when `ts`), our SYN-ACK, the
+ * peer's ACK, accept(). The peer's window is 65535 << 7 unless `win`.
+ */
+export function establishPassive(
+  h: Harness,
+  o: { ts?: boolean; win?: number; wscale?: number } = {},
+): Established {
+  const l = h.socket();
+  l.bind(LOCAL, 80);
+  l.listen(5);
+  const ws = o.wscale ?? 7;
+  h.inject({
+    flags: 'S',
+    seq: 1000,
+    win: 64240,
+    mss: 1460,
+    wscale: ws,
+    sackOk: true,
+    ts: o.ts ? [100, 0] : undefined,
+  });
+  const sa = h.one();
+  h.inject({
+    flags: '.',
+    seq: 1001,
+    ack: sa.seq + 1,
+    win: o.win ?? 65535,
+    ts: o.ts ? [101, sa.tsVal] : undefined,
+  });
+  const s = l.accept();
+  h.take();
+  return { l, s, iss: sa.seq, peerSeq: 1001, synack: sa };
 }
