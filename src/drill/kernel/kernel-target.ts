@@ -51,8 +51,13 @@ const TCP_CONGESTION = 13;
 
 /** A call that blocks (accept, read, connect...) may stay pending this long; close() ends it sooner. */
 const BLOCKING_CALL_LIMIT_MS = 300_000;
-/** settle() gives up waiting for a call to either return or block after this long. */
-const SETTLE_LIMIT_MS = 50;
+/**
+ * settle() waits this long at most for a call on a thread of its own to
+ * return or fall asleep in the kernel, and SETTLE_INLINE_LIMIT_MS for an
+ * inline one (which cannot block; only a loaded machine makes it slow).
+ */
+const SETTLE_LIMIT_MS = 200;
+const SETTLE_INLINE_LIMIT_MS = 5000;
 /** advanceTo() sleeps with timers until this close to the target, then yields turn by turn. */
 const SPIN_WINDOW_MS = 1.5;
 
@@ -253,12 +258,18 @@ export class KernelTarget implements Target {
   async settle(): Promise<void> {
     const h = this.helper;
     if (!h) return;
-    const until = performance.now() + SETTLE_LIMIT_MS;
-    while (h.pendingCount > 0 && !h.allPendingBlocked() && performance.now() < until) {
-      // An inline call answers within ~0.1 ms: wait for that message. A
-      // threaded one may fall asleep without saying so: look again next turn.
-      if (h.anyThreaded) await new Promise<void>((r) => setImmediate(r));
-      else await h.nextMessage(until - performance.now());
+    const t0 = performance.now();
+    while (h.pendingCount > 0 && !h.allPendingBlocked()) {
+      const waited = performance.now() - t0;
+      if (h.anyInline) {
+        // An inline call answers within ~0.1 ms: wait for that message.
+        if (waited >= SETTLE_INLINE_LIMIT_MS) return;
+        await h.nextMessage(SETTLE_INLINE_LIMIT_MS - waited);
+      } else {
+        // A threaded one may fall asleep without saying so: look again next turn.
+        if (waited >= SETTLE_LIMIT_MS) return;
+        await new Promise<void>((r) => setImmediate(r));
+      }
     }
   }
 

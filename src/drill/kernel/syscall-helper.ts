@@ -192,9 +192,9 @@ export class SyscallHelper {
     });
   }
 
-  /** True when some pending call runs on a thread of its own (it may be blocked in the kernel). */
-  get anyThreaded(): boolean {
-    for (const p of this.pending.values()) if (p.tid !== 0) return true;
+  /** True when some pending call has not been put on a thread of its own (it runs inline, or has not started). */
+  get anyInline(): boolean {
+    for (const p of this.pending.values()) if (p.tid === 0) return true;
     return false;
   }
 
