@@ -71,6 +71,10 @@ export class IpLayer implements IpLayerApi {
   /** The built-in loopback device `lo` (127.0.0.1/8, ::1/128). */
   readonly lo: NetInterface;
   private readonly loLink: LocalLink;
+  /** Interfaces in an array too: the packet path iterates without an iterator object. */
+  private readonly ifList: NetInterface[] = [];
+  /** MTU of the device outDev() last chose (saves an object per packet). */
+  private outMtu = 0;
   private readonly handlers: (IpHandler | null)[] = new Array<IpHandler | null>(256).fill(null);
   private readonly h4: Ipv4Header = newIpv4Header();
   private readonly h6: Ipv6Header = newIpv6Header();
@@ -185,6 +189,7 @@ export class IpLayer implements IpLayerApi {
       opts.loopback ?? name === 'lo',
     );
     this.interfaces.set(name, iface);
+    this.ifList.push(iface);
     link.onReceive = (frame) => this.input(iface, frame);
     for (const a of opts.addrs ?? []) this.addAddress(name, a);
     return iface;
@@ -254,8 +259,10 @@ export class IpLayer implements IpLayerApi {
   /** The interface that owns `addr`, or null. Loopback devices own their whole prefix. */
   localIface(addr: IpAddr): NetInterface | null {
     const fam: Family = addr.length === 4 ? 4 : 6;
-    for (const iface of this.interfaces.values()) {
-      const list = iface.addrs(fam);
+    const ifs = this.ifList;
+    for (let n = 0; n < ifs.length; n++) {
+      const iface = ifs[n];
+      const list = fam === 4 ? iface.v4 : iface.v6;
       for (let i = 0; i < list.length; i++) {
         const a = list[i];
         if (iface.loopback ? prefixMatch(addr, a.addr, a.prefixLen) : bytesEqual(addr, a.addr)) return iface;
@@ -318,11 +325,16 @@ export class IpLayer implements IpLayerApi {
     return ERRNO.EINVAL;
   }
 
-  private outDev(dst: IpAddr): { dev: NetInterface; mtu: number } | null {
-    if (this.isLocal(dst)) return { dev: this.lo, mtu: this.lo.mtu };
+  /** The device for `dst` (its path MTU in this.outMtu), or null without a route. */
+  private outDev(dst: IpAddr): NetInterface | null {
+    if (this.isLocal(dst)) {
+      this.outMtu = this.lo.mtu;
+      return this.lo;
+    }
     const e = this.lookup(dst);
     if (e === null) return null;
-    return { dev: e.dev, mtu: this.pathMtu(e, dst) };
+    this.outMtu = this.pathMtu(e, dst);
+    return e.dev;
   }
 
   private output4(
@@ -338,22 +350,23 @@ export class IpLayer implements IpLayerApi {
     const k = this.ctx.counters;
     if (off < IPV4_HEADER_LEN || len < 0 || off + len > buf.length || src.length !== 4) return ERRNO.EINVAL;
     if (len + IPV4_HEADER_LEN > 65535) return ERRNO.EMSGSIZE;
-    const r = this.outDev(dst);
-    if (r === null) {
+    const dev = this.outDev(dst);
+    if (dev === null) {
       k.inc(c.OutNoRoutes);
       return ERRNO.ENETUNREACH;
     }
+    const mtu = this.outMtu;
     k.inc(c.OutRequests);
     const ttl = opts?.ttl ?? this.ctx.sysctl.v['net.ipv4.ip_default_ttl'];
     const tos = opts?.tos ?? 0;
     const df = opts?.df ?? false;
     const total = len + IPV4_HEADER_LEN;
-    if (total <= r.mtu) {
+    if (total <= mtu) {
       const id = opts?.id ?? (df ? 0 : this.nextId());
       const h = off - IPV4_HEADER_LEN;
       emitIpv4Fast(buf, h, total, id, df ? 0x4000 : 0, ttl, proto, tos, src, dst);
       k.inc(c.OutOctets, total);
-      r.dev.link.transmit(buf.subarray(h, off + len));
+      dev.link.transmit(buf.subarray(h, off + len));
       return 0;
     }
     if (df) {
@@ -361,7 +374,7 @@ export class IpLayer implements IpLayerApi {
       return ERRNO.EMSGSIZE;
     }
     // RFC 791 §3.2: every fragment but the last carries a multiple of 8 data bytes.
-    const per = (r.mtu - IPV4_HEADER_LEN) & ~7;
+    const per = (mtu - IPV4_HEADER_LEN) & ~7;
     if (per <= 0) {
       k.inc(c.FragFails);
       return ERRNO.EMSGSIZE;
@@ -375,7 +388,7 @@ export class IpLayer implements IpLayerApi {
       s.set(buf.subarray(off + o, off + o + n), IPV4_HEADER_LEN);
       k.inc(c.FragCreates);
       k.inc(c.OutOctets, IPV4_HEADER_LEN + n);
-      r.dev.link.transmit(s.subarray(0, IPV4_HEADER_LEN + n));
+      dev.link.transmit(s.subarray(0, IPV4_HEADER_LEN + n));
     }
     k.inc(c.FragOKs);
     return 0;
@@ -394,21 +407,22 @@ export class IpLayer implements IpLayerApi {
     const k = this.ctx.counters;
     if (off < IPV6_HEADER_LEN || len < 0 || off + len > buf.length || src.length !== 16) return ERRNO.EINVAL;
     if (len > 65535) return ERRNO.EMSGSIZE;
-    const r = this.outDev(dst);
-    if (r === null) {
+    const dev = this.outDev(dst);
+    if (dev === null) {
       k.inc(c.Out6NoRoutes);
       return ERRNO.ENETUNREACH;
     }
+    const mtu = this.outMtu;
     k.inc(c.Out6Requests);
     const hop = opts?.ttl ?? this.ctx.sysctl.v['net.ipv6.conf.default.hop_limit'];
     const tc = opts?.tos ?? 0;
     const fl = opts?.flowLabel ?? 0;
     const total = len + IPV6_HEADER_LEN;
-    if (total <= r.mtu) {
+    if (total <= mtu) {
       const h = off - IPV6_HEADER_LEN;
       emitIpv6Fast(buf, h, len, proto, hop, tc, fl, src, dst);
       k.inc(c.Out6Octets, total);
-      r.dev.link.transmit(buf.subarray(h, off + len));
+      dev.link.transmit(buf.subarray(h, off + len));
       return 0;
     }
     if (opts?.df) {
@@ -416,7 +430,7 @@ export class IpLayer implements IpLayerApi {
       return ERRNO.EMSGSIZE;
     }
     // RFC 8200 §4.5: the source fragments; data per fragment a multiple of 8.
-    const per = (r.mtu - IPV6_HEADER_LEN - IPV6_FRAG_HEADER_LEN) & ~7;
+    const per = (mtu - IPV6_HEADER_LEN - IPV6_FRAG_HEADER_LEN) & ~7;
     if (per <= 0) {
       k.inc(c.Frag6Fails);
       return ERRNO.EMSGSIZE;
@@ -431,7 +445,7 @@ export class IpLayer implements IpLayerApi {
       s.set(buf.subarray(off + o, off + o + n), hl);
       k.inc(c.Frag6Creates);
       k.inc(c.Out6Octets, hl + n);
-      r.dev.link.transmit(s.subarray(0, hl + n));
+      dev.link.transmit(s.subarray(0, hl + n));
     }
     k.inc(c.Frag6OKs);
     return 0;
@@ -518,7 +532,7 @@ export class IpLayer implements IpLayerApi {
 
   private isBroadcast4(a: IpAddr): boolean {
     if (a[0] === 255 && a[1] === 255 && a[2] === 255 && a[3] === 255) return true;
-    for (const iface of this.interfaces.values()) {
+    for (const iface of this.ifList) {
       for (const x of iface.v4) {
         if (x.prefixLen >= 31) continue;
         if (!prefixMatch(a, x.addr, x.prefixLen)) continue;
