@@ -79,19 +79,16 @@ function optionLen(buf: Uint8Array, i: number, end: number): number {
   const olen = buf[i + 1];
   if (olen < 2 || i + olen > end) return -1;
   switch (kind) {
-    case TCPOPT_MSS:
-      return olen === TCPOLEN_MSS ? olen : -1;
-    case TCPOPT_WSCALE:
-      return olen === TCPOLEN_WSCALE ? olen : -1;
-    case TCPOPT_SACK_PERM:
-      return olen === TCPOLEN_SACK_PERM ? olen : -1;
-    case TCPOPT_TIMESTAMP:
-      return olen === TCPOLEN_TIMESTAMP ? olen : -1;
-    case TCPOPT_SACK:
-      return olen >= TCPOLEN_SACK_BASE + TCPOLEN_SACK_PERBLOCK &&
-        (olen - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_PERBLOCK === 0
-        ? olen
-        : -1;
+    case 2: // MSS
+      return olen === 4 ? olen : -1;
+    case 3: // window scale
+      return olen === 3 ? olen : -1;
+    case 4: // SACK permitted
+      return olen === 2 ? olen : -1;
+    case 8: // timestamps
+      return olen === 10 ? olen : -1;
+    case 5: // SACK: 2 + 8n, n >= 1
+      return olen >= 10 && ((olen - 2) & 7) === 0 ? olen : -1;
     default:
       return olen;
   }
@@ -111,30 +108,32 @@ export function parseTcpOptionsInto(
   let i = off;
   while (i < end) {
     const kind = buf[i];
-    if (kind === TCPOPT_EOL) break;
-    if (kind === TCPOPT_NOP) {
+    if (kind === 0) break; // EOL
+    if (kind === 1) {
+      // NOP
       i++;
       continue;
     }
     const olen = optionLen(buf, i, end);
     if (olen < 0) return 'bad-option';
     switch (kind) {
-      case TCPOPT_MSS:
+      case 2: // MSS
         h.mss = (buf[i + 2] << 8) | buf[i + 3];
         break;
-      case TCPOPT_WSCALE:
+      case 3: // window scale
         h.wscale = buf[i + 2];
         break;
-      case TCPOPT_SACK_PERM:
+      case 4: // SACK permitted
         h.sackOk = true;
         break;
-      case TCPOPT_TIMESTAMP:
+      case 8: // timestamps
         h.hasTs = true;
         h.tsVal = u32At(buf, i + 2);
         h.tsEcr = u32At(buf, i + 6);
         break;
-      case TCPOPT_SACK: {
-        const n = (olen - TCPOLEN_SACK_BASE) >>> 3;
+      case 5: {
+        // SACK
+        const n = (olen - 2) >>> 3;
         const blocks = h.sackBlocks;
         for (let b = 0; b < n; b++) {
           blocks[2 * b] = u32At(buf, i + 2 + 8 * b);

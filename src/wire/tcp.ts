@@ -129,8 +129,22 @@ export function parseTcp(buf: Uint8Array, out: TcpHeader, off = 0, len = buf.len
   out.checksum = (buf[off + 16] << 8) | buf[off + 17];
   out.urgent = (buf[off + 18] << 8) | buf[off + 19];
   resetTcpOptions(out);
-  if (doff > TCP_HEADER_LEN) {
-    const err = parseTcpOptionsInto(buf, off + TCP_HEADER_LEN, off + doff, out);
+  const o = off + TCP_HEADER_LEN;
+  if (
+    doff === TCP_HEADER_LEN + 12 &&
+    buf[o] === 1 &&
+    buf[o + 1] === 1 &&
+    buf[o + 2] === 8 &&
+    buf[o + 3] === 10
+  ) {
+    // Fast path for the layout Linux (and most stacks) put on every data
+    // segment and ACK once timestamps are on: NOP, NOP, TS (RFC 7323
+    // Appendix A). Same result as the general walk.
+    out.hasTs = true;
+    out.tsVal = ((buf[o + 4] << 24) | (buf[o + 5] << 16) | (buf[o + 6] << 8) | buf[o + 7]) >>> 0;
+    out.tsEcr = ((buf[o + 8] << 24) | (buf[o + 9] << 16) | (buf[o + 10] << 8) | buf[o + 11]) >>> 0;
+  } else if (doff > TCP_HEADER_LEN) {
+    const err = parseTcpOptionsInto(buf, o, off + doff, out);
     if (err !== null) return err;
   }
   out.payloadOff = off + doff;

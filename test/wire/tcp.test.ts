@@ -317,3 +317,33 @@ test('mutated valid segments: never throw or read out of range', () => {
     { numRuns: 3000 },
   );
 });
+
+test('the NOP,NOP,TS fast path agrees with the general option walk', () => {
+  fc.assert(
+    fc.property(arbHeader, fc.nat(0xffffffff), fc.nat(0xffffffff), (r, val, ecr) => {
+      const h = headerFrom(r);
+      const b = new Uint8Array(32);
+      emitTcp(h, b, 0, [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'ts', val, ecr }]);
+      const fast = newTcpHeader();
+      assert.equal(parseTcp(b, fast), null);
+      // Same options with a different layout (TS first, then two NOPs) take the general walk.
+      const b2 = b.slice();
+      emitTcp(h, b2, 0, [{ kind: 'ts', val, ecr }, { kind: 'nop' }, { kind: 'nop' }]);
+      const slow = newTcpHeader();
+      assert.equal(parseTcp(b2, slow), null);
+      for (const k of [
+        'hasTs',
+        'tsVal',
+        'tsEcr',
+        'mss',
+        'wscale',
+        'sackOk',
+        'sackCount',
+        'unknownOptions',
+      ] as const) {
+        assert.equal(fast[k], slow[k], k);
+      }
+      assert.deepEqual([fast.hasTs, fast.tsVal, fast.tsEcr], [true, val, ecr]);
+    }),
+  );
+});
