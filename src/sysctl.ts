@@ -100,6 +100,7 @@ const DEFAULTS = {
   'net.ipv6.ip6frag_time': 60,
   'net.ipv6.ip6frag_high_thresh': 4194304,
   'net.ipv6.route.mtu_expires': 600,
+  'net.ipv6.auto_flowlabels': 1,
   'net.ipv6.icmp.echo_ignore_all': 0,
 } satisfies Record<string, SysctlValue>;
 

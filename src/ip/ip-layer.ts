@@ -83,6 +83,7 @@ export class IpLayer implements IpLayerApi {
   private readonly scratch = new Uint8Array(MAX_PACKET);
   private ipId: number;
   private ip6Id: number;
+  private readonly flowSecret: number;
   private nextIfIndex = 1;
   private readonly c: {
     InReceives: number;
@@ -147,6 +148,7 @@ export class IpLayer implements IpLayerApi {
     };
     this.ipId = ctx.rng.u32() & 0xffff;
     this.ip6Id = ctx.rng.u32();
+    this.flowSecret = ctx.rng.u32();
     this.rx = {
       family: 4,
       src: this.h4.src,
@@ -416,7 +418,7 @@ export class IpLayer implements IpLayerApi {
     k.inc(c.Out6Requests);
     const hop = opts?.ttl ?? this.ctx.sysctl.v['net.ipv6.conf.default.hop_limit'];
     const tc = opts?.tos ?? 0;
-    const fl = opts?.flowLabel ?? 0;
+    const fl = opts?.flowLabel ?? this.autoFlowLabel(buf, off, len, proto, src, dst);
     const total = len + IPV6_HEADER_LEN;
     if (total <= mtu) {
       const h = off - IPV6_HEADER_LEN;
@@ -449,6 +451,37 @@ export class IpLayer implements IpLayerApi {
     }
     k.inc(c.Frag6OKs);
     return 0;
+  }
+
+  /**
+   * net.ipv6.auto_flowlabels (1 = on unless a socket opts out, 3 = always):
+   * Linux labels a flow with a hash of its addresses, protocol and ports
+   * keyed by a secret, so one flow keeps one label (RFC 6437). Here the
+   * secret comes from the stack's generator.
+   */
+  private autoFlowLabel(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    proto: number,
+    src: IpAddr,
+    dst: IpAddr,
+  ): number {
+    const mode = this.ctx.sysctl.v['net.ipv6.auto_flowlabels'];
+    if (mode !== 1 && mode !== 3) return 0;
+    let h = this.flowSecret ^ proto;
+    for (let i = 0; i < 16; i += 4) {
+      h = Math.imul(h ^ ((src[i] << 24) | (src[i + 1] << 16) | (src[i + 2] << 8) | src[i + 3]), 0x9e3779b1);
+      h = Math.imul(h ^ ((dst[i] << 24) | (dst[i + 1] << 16) | (dst[i + 2] << 8) | dst[i + 3]), 0x85ebca6b);
+      h ^= h >>> 15;
+    }
+    if ((proto === 6 || proto === 17) && len >= 4)
+      h = Math.imul(
+        h ^ ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]),
+        0xc2b2ae35,
+      );
+    h ^= h >>> 16;
+    return h & 0xfffff || 1;
   }
 
   nextId(): number {
