@@ -1,13 +1,15 @@
 /**
- * Ground truth (DESIGN principle 3): the same ICMP-provoking packets go to the
- * Linux kernel (through a TUN device in a namespace we create) and to a usnet
- * stack with the same addresses; the answers must agree on everything but
- * the IPv4 Identification (random in both). Needs root, /dev/net/tun, ip and
+ * Ground truth (DESIGN principle 3): the Linux kernel, behind a TUN device in
+ * a namespace we create, and a usnet stack with the same addresses get the
+ * same packets (or send the same datagram); what they put on the wire must
+ * agree on everything but the IPv4 Identification and the IPv6 flow label
+ * value (random / keyed hashes in both). Needs root, /dev/net/tun, ip and
  * python3; skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kernelTestsAvailable, Netns } from '../../src/node/netns.js';
+import type { TunLink } from '../../src/node/tun.js';
 import { Stack } from '../../src/stack.js';
 import { newIcmpHeader, parseIcmp4, parseIcmp6 } from '../../src/wire/icmp.js';
 import { newIpv4Header, parseIpv4 } from '../../src/wire/ipv4.js';
@@ -120,8 +122,121 @@ test('ICMP answers match the Linux kernel: echo, port and protocol unreachable, 
       }
       const ours = link.sent.map(describe);
       const diffs = [];
-      for (let i = 0; i < PROBES.length; i++) if (JSON.stringify(ours[i]) !== JSON.stringify(kernel[i])) diffs.push({ probe: PROBES[i][0], ours: ours[i], kernel: kernel[i] });
+      for (let i = 0; i < PROBES.length; i++)
+        if (JSON.stringify(ours[i]) !== JSON.stringify(kernel[i]))
+          diffs.push({ probe: PROBES[i][0], ours: ours[i], kernel: kernel[i] });
       assert.deepEqual(diffs, []);
+    } finally {
+      await tun.close();
+    }
+  } finally {
+    ns.delete();
+  }
+});
+
+/** Sends one UDP datagram of n pattern bytes from (src, 40000) to (dst, 9) with the kernel's own socket. */
+const SEND_PY = `
+import socket, sys
+src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fam = socket.AF_INET6 if ':' in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind((src, 40000))
+s.sendto(bytes((i * 31 + 1) & 0xff for i in range(n)), (dst, 9))
+`;
+
+async function collect(tun: TunLink, want: number, ms = 3000): Promise<Uint8Array[]> {
+  const got: Uint8Array[] = [];
+  tun.onReceive = (f) => {
+    if (toPeer(f)) got.push(f.slice());
+  };
+  const deadline = Date.now() + ms;
+  while (got.length < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  return got;
+}
+
+function fragSummary(f: Uint8Array): unknown[] {
+  if (f[0] >> 4 === 4) {
+    const ip = newIpv4Header();
+    assert.equal(parseIpv4(f, ip), null);
+    return [
+      ip.totalLen,
+      ip.df,
+      ip.mf,
+      ip.fragOffset,
+      ip.ttl,
+      ip.tos,
+      ip.proto,
+      Buffer.from(f.subarray(20)).toString('hex'),
+    ];
+  }
+  const ip = newIpv6Header();
+  assert.equal(parseIpv6(f, ip), null);
+  return [
+    ip.payloadLen,
+    ip.nextHeader,
+    ip.hopLimit,
+    ip.flowLabel !== 0,
+    ip.hasFragment && ip.fragOffset,
+    ip.mf,
+    ip.proto,
+    Buffer.from(f.subarray(ip.headerLen)).toString('hex'),
+  ];
+}
+
+test('a UDP datagram larger than the MTU is fragmented exactly as Linux does (v4, v6)', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const ns = Netns.create('fragcmp');
+  try {
+    const tun = await ns.openTun({ nameInNetns: 'tun0', addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+    try {
+      for (const [src, dst] of [
+        ['198.18.0.1', '198.18.0.2'],
+        ['fd00::1', 'fd00::2'],
+      ]) {
+        const pending = collect(tun, 3);
+        const r = await ns.exec(['python3', '-c', SEND_PY, src, dst, '4000'], { timeoutMs: 10000 });
+        assert.equal(r.code, 0, r.stderr);
+        const kernel = await pending;
+        assert.equal(kernel.length, 3, `kernel sent 3 fragments for ${dst}`);
+        const link = new CaptureLink(1500);
+        const stack = new Stack({ seed: 5 });
+        stack.addInterface('tun0', link, { addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+        const sock = stack.socket('udp', src.includes(':') ? 6 : 4);
+        sock.bind(src, 40000);
+        sock.sendto(bytes(4000), dst, 9);
+        assert.deepEqual(link.sent.map(fragSummary), kernel.map(fragSummary));
+        const ids = new Set(link.sent.map((f) => (f[0] >> 4 === 4 ? (f[4] << 8) | f[5] : -1)));
+        assert.equal(ids.size, 1, 'one Identification for all fragments');
+      }
+    } finally {
+      await tun.close();
+    }
+  } finally {
+    ns.delete();
+  }
+});
+
+test('ICMP errors to one host: Linux and usnet both answer a burst of 10 with 6 (icmp_ratelimit)', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const ns = Netns.create('ratecmp');
+  try {
+    const tun = await ns.openTun({ nameInNetns: 'tun0', addrs: ['198.18.0.1/24'] });
+    try {
+      const probe = (i: number) => v4(udp(40000 + i, 9, bytes(8), P4, K4), { src: P4, dst: K4, id: 100 + i });
+      const pending = collect(tun, 10, 1500);
+      for (let i = 0; i < 10; i++) tun.transmit(probe(i));
+      const kernel = await pending;
+      const link = new CaptureLink(1500);
+      const stack = new Stack({ seed: 5 });
+      stack.addInterface('tun0', link, { addrs: ['198.18.0.1/24'] });
+      for (let i = 0; i < 10; i++) stack.receive('tun0', probe(i));
+      assert.equal(kernel.length, 6);
+      assert.equal(link.sent.length, kernel.length);
+      assert.equal(stack.counters.get('IcmpOutRateLimitHost'), 4);
     } finally {
       await tun.close();
     }
