@@ -244,3 +244,132 @@ test('ICMP errors to one host: Linux and usnet both answer a burst of 10 with 6 
     ns.delete();
   }
 });
+
+/** IPv4 fragments of `msg` (an ICMP message) for the given [offset, end) pieces. */
+function pieces4(msg: Uint8Array, cuts: [number, number][], id: number): Uint8Array[] {
+  return cuts.map(([o, e]) =>
+    v4(msg.subarray(o, e), { src: P4, dst: K4, proto: 1, id, ff: (e < msg.length ? 0x2000 : 0) | (o >> 3) }),
+  );
+}
+
+const SCENARIOS: { name: string; cuts: [number, number][] }[] = [
+  {
+    name: 'in order',
+    cuts: [
+      [0, 1480],
+      [1480, 2960],
+      [2960, 3008],
+    ],
+  },
+  {
+    name: 'reversed',
+    cuts: [
+      [2960, 3008],
+      [1480, 2960],
+      [0, 1480],
+    ],
+  },
+  {
+    name: 'duplicate middle',
+    cuts: [
+      [0, 1480],
+      [1480, 2960],
+      [1480, 2960],
+      [2960, 3008],
+    ],
+  },
+  {
+    name: 'a piece inside data already queued',
+    cuts: [
+      [0, 1480],
+      [1480, 2960],
+      [800, 2000],
+      [2960, 3008],
+    ],
+  },
+  {
+    name: 'partial overlap',
+    cuts: [
+      [0, 1480],
+      [1000, 2000],
+      [1480, 2960],
+      [2960, 3008],
+    ],
+  },
+];
+
+test('fragmented echo requests: reassembly, duplicates, overlaps and the fragmented reply match Linux', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const ns = Netns.create('reasmcmp', { 'net.ipv4.ipfrag_time': 1 });
+  try {
+    const tun = await ns.openTun({ nameInNetns: 'tun0', addrs: ['198.18.0.1/24'] });
+    try {
+      for (let i = 0; i < SCENARIOS.length; i++) {
+        const sc = SCENARIOS[i];
+        const msg = icmp4(8, 0, ((0x100 + i) << 16) | 1, bytes(3000, i));
+        const frags = pieces4(msg, sc.cuts, 500 + i);
+        const pending = collect(tun, 3, 500);
+        for (const f of frags) tun.transmit(f);
+        const kernel = await pending;
+        const link = new CaptureLink(1500);
+        const stack = new Stack({ seed: 5 });
+        stack.addInterface('tun0', link, { addrs: ['198.18.0.1/24'] });
+        for (const f of frags) stack.receive('tun0', f.slice());
+        assert.deepEqual(link.sent.map(fragSummary), kernel.map(fragSummary), sc.name);
+        assert.equal(kernel.length, sc.name === 'partial overlap' ? 0 : 3, `${sc.name}: kernel replies`);
+      }
+    } finally {
+      await tun.close();
+    }
+  } finally {
+    ns.delete();
+  }
+});
+
+test('an incomplete datagram times out with the same ICMP time exceeded as Linux (v4, v6)', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const ns = Netns.create('fragtime', { 'net.ipv4.ipfrag_time': 1, 'net.ipv6.ip6frag_time': 1 });
+  try {
+    const tun = await ns.openTun({ nameInNetns: 'tun0', addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+    try {
+      const first4 = v4(udp(40000, 9, bytes(2000), P4, K4).subarray(0, 1480), {
+        src: P4,
+        dst: K4,
+        id: 77,
+        ff: 0x2000,
+      });
+      const dgram6 = udp(40000, 9, bytes(2000), P6, K6);
+      const first6 = new Uint8Array(48 + 1448);
+      first6.set(v6(new Uint8Array(8 + 1448), 44, P6, K6));
+      first6.set([17, 0, 0, 1, 0, 0, 0, 77], 40); // Fragment header: next 17, offset 0, M=1, id 77
+      first6.set(dgram6.subarray(0, 1448), 48);
+      for (const [name, first] of [
+        ['v4', first4],
+        ['v6', first6],
+      ] as const) {
+        const pending = collect(tun, 1, 3000);
+        tun.transmit(first);
+        const kernel = await pending;
+        assert.equal(kernel.length, 1, `kernel sent time exceeded (${name})`);
+        const link = new CaptureLink(1500);
+        const stack = new Stack({
+          seed: 5,
+          sysctl: { 'net.ipv4.ipfrag_time': 1, 'net.ipv6.ip6frag_time': 1 },
+        });
+        stack.addInterface('tun0', link, { addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+        stack.receive('tun0', first.slice());
+        stack.advance(1000);
+        assert.equal(link.sent.length, 1, `usnet sent time exceeded (${name})`);
+        assert.deepEqual(describe(link.sent[0]), describe(kernel[0]), name);
+      }
+    } finally {
+      await tun.close();
+    }
+  } finally {
+    ns.delete();
+  }
+});
