@@ -44,10 +44,11 @@ import {
   K_TW,
   kindOf,
 } from './bind-buckets.js';
+import { DestPorts } from './dest-ports.js';
 import { EstablishedTable } from './established-table.js';
 import { effectiveRange, type PortRange, ReservedPorts } from './local-ports.js';
 import { InetSecrets } from './secrets.js';
-import { type TimeWaitInit, TimeWaitTable, TW_REUSE, TW_REUSEPORT } from './timewait-table.js';
+import { type TimeWaitInit, TimeWaitTable, TW_ACTIVE, TW_REUSE, TW_REUSEPORT } from './timewait-table.js';
 
 /** What the tables need of a socket (TCP control blocks implement it). */
 export interface InetSock {
@@ -108,7 +109,13 @@ export class InetTables<S extends InetSock> {
   readonly tw4: TimeWaitTable;
   readonly tw6: TimeWaitTable;
   readonly secrets: InetSecrets;
-  private readonly buckets = new Map<number, BindBucket>();
+  /** Bind bucket per port (an array: the connect() scan looks at every port). */
+  private readonly buckets: (BindBucket | undefined)[] = new Array(65536).fill(undefined);
+  /** Ports in use per destination by active opens (destEst) and by their TIME_WAIT entries (destTw). */
+  readonly destEst: DestPorts;
+  readonly destTw: DestPorts;
+  /** Sockets that connect() put in the established hash (tracked in `dest`). */
+  private readonly active = new Set<S>();
   private readonly listeners = new Map<number, S[]>();
   private readonly regs = new Map<S, Reg>();
   /** Sockets whose local address the user chose (bind), as Linux SOCK_BINDADDR_LOCK. */
@@ -133,6 +140,8 @@ export class InetTables<S extends InetSock> {
     this.portRng = rng.fork();
     this.listenSeed = rng.u32();
     this.established = new EstablishedTable<S>(rng.u32());
+    this.destEst = new DestPorts(rng.u32());
+    this.destTw = new DestPorts(rng.u32());
     this.tw4 = new TimeWaitTable(1, host.timers, rng.u32());
     this.tw6 = new TimeWaitTable(4, host.timers, rng.u32());
     this.tw4.onExpire = (t, i) => this.dropTimeWait(t, i);
@@ -175,7 +184,7 @@ export class InetTables<S extends InetSock> {
       port = this.findOpenPort(sock, bound, false);
       if (port < 0) throw new SysError('EADDRINUSE', 'bind');
     } else {
-      const b = this.buckets.get(port);
+      const b = this.buckets[port];
       if (b !== undefined && bucketConflicts(b, bound, sock.reuseAddr, sock.reusePort, true, true))
         throw new SysError('EADDRINUSE', 'bind');
     }
@@ -331,6 +340,8 @@ export class InetTables<S extends InetSock> {
     sock.raddr = raddr.slice();
     sock.rport = rport;
     this.established.insert(sock);
+    this.active.add(sock);
+    this.destEst.add(laddr, sock.lport, raddr, rport);
     return takeover;
   }
 
@@ -347,7 +358,8 @@ export class InetTables<S extends InetSock> {
 
   /** Out of the established hash; a port chosen by connect() or inherited is released with it. */
   removeEstablished(sock: S): void {
-    this.established.remove(sock);
+    if (this.established.remove(sock) && this.active.delete(sock))
+      this.destEst.remove(sock.laddr!, sock.lport, sock.raddr!, sock.rport);
     const r = this.regs.get(sock);
     if (r?.autoPort) {
       this.regs.delete(sock);
@@ -398,11 +410,12 @@ export class InetTables<S extends InetSock> {
     const row = table.insert(e, now);
     const timeout = e.finWait2 ? e.timeout : 60_000;
     this.host.counters.inc(timeout <= 4000 ? this.cTWKilled : this.cTW);
-    let b = this.buckets.get(e.lport);
+    let b = this.buckets[e.lport];
     if (b === undefined) {
       b = new BindBucket(e.lport, -1, -1);
-      this.buckets.set(e.lport, b);
+      this.buckets[e.lport] = b;
     }
+    if (e.active) this.destTw.add(e.laddr, e.lport, e.raddr, e.rport);
     b.add(this.twBound(table, row), kindOf(e.reuse, e.reusePort, false, true));
     return v4 ? row : TW6_BASE + row;
   }
@@ -436,12 +449,12 @@ export class InetTables<S extends InetSock> {
     byConnect: boolean,
     autoPort: boolean,
   ): void {
-    let b = this.buckets.get(port);
+    let b = this.buckets[port];
     if (b === undefined) {
       b = byConnect
         ? new BindBucket(port, -1, -1)
         : new BindBucket(port, sock.reuseAddr && !sock.listening ? 1 : 0, sock.reusePort ? 1 : 0);
-      this.buckets.set(port, b);
+      this.buckets[port] = b;
     } else if (!byConnect) {
       // inet_csk_update_fastreuse: a newcomer without SO_REUSEADDR turns the fast path off;
       // one with SO_REUSEPORT makes connect() skip the port from now on.
@@ -459,12 +472,17 @@ export class InetTables<S extends InetSock> {
   }
 
   private release(b: BindBucket, bound: BoundAddr, kind: number): void {
-    if (b.sub(bound, kind) && this.buckets.get(b.port) === b) this.buckets.delete(b.port);
+    if (b.sub(bound, kind) && this.buckets[b.port] === b) this.buckets[b.port] = undefined;
   }
 
   /** The bucket of a port, for tests and ss. */
   bucket(port: number): BindBucket | undefined {
-    return this.buckets.get(port);
+    return this.buckets[port];
+  }
+
+  private twAddr(t: TimeWaitTable, i: number, local: boolean): IpAddr {
+    const out = new Uint8Array(t.width * 4);
+    return local ? t.copyLaddr(i, out) : t.copyRaddr(i, out);
   }
 
   private twBound(t: TimeWaitTable, i: number): BoundAddr {
@@ -475,7 +493,9 @@ export class InetTables<S extends InetSock> {
   private dropTimeWait(t: TimeWaitTable, i: number): void {
     const port = t.lport(i);
     const m = t.meta[i];
-    const b = this.buckets.get(port);
+    if ((m & TW_ACTIVE) !== 0)
+      this.destTw.remove(this.twAddr(t, i, true), port, this.twAddr(t, i, false), t.rport(i));
+    const b = this.buckets[port];
     if (b !== undefined)
       this.release(
         b,
@@ -558,20 +578,33 @@ export class InetTables<S extends InetSock> {
     if (!local) offset &= ~1;
     const bound = boundAddrOf(sock.family, sock.v6only, laddr);
     const kind = kindOf(sock.reuseAddr, sock.reusePort, false, false);
+    const dEst = this.destEst.find(laddr, raddr, rport);
+    const dTw = this.destTw.find(laddr, raddr, rport);
+    // Straight to the bitmap when there is one: the scan may visit the whole range.
+    const estBits = dEst !== null ? dEst.bits : null;
+    const buckets = this.buckets;
     for (;;) {
       let port = low + offset;
       for (let i = 0; i < remaining; i += step, port += step) {
         if (port >= high) port -= remaining;
         if (this.reserved.has(port)) continue;
-        const b = this.buckets.get(port);
+        const b = buckets[port];
         if (b !== undefined) {
           // A port bind() created is never shared with connect()'s choice.
           if (b.fastreuse >= 0 || b.fastreuseport >= 0) continue;
-          if (this.established.find(laddr, port, raddr, rport) !== null) continue;
-          const tw = this.lookupTimeWait(4, laddr, port, raddr, rport);
-          if (tw >= 0) {
-            if (!this.twUnique(tw, true, now)) continue;
-            this.lastTw = tw;
+          // Only active opens share connect()-made buckets: destEst / destTw know their 4-tuples.
+          if (
+            estBits !== null
+              ? (estBits[port >>> 3] & (1 << (port & 7))) !== 0
+              : dEst !== null && dEst.has(port)
+          )
+            continue;
+          if (dTw !== null && dTw.has(port)) {
+            const tw = this.lookupTimeWait(4, laddr, port, raddr, rport);
+            if (tw >= 0) {
+              if (!this.twUnique(tw, true, now)) continue;
+              this.lastTw = tw;
+            }
           }
         }
         this.join(sock, port, bound, kind, true, true);
@@ -617,7 +650,7 @@ export class InetTables<S extends InetSock> {
           for (let i = 0; i < remaining; i += 2, port += 2) {
             if (port >= high) port -= remaining;
             if (this.reserved.has(port)) continue;
-            const b = this.buckets.get(port);
+            const b = this.buckets[port];
             if (b === undefined) return port;
             if (!bucketConflicts(b, bound, sock.reuseAddr, sock.reusePort, relax, false)) return port;
           }

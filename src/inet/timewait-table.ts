@@ -41,6 +41,8 @@ export const TW_REUSEPORT = 1 << 7;
 export const TW_V6SOCK = 1 << 8;
 const TW_OOW_SET = 1 << 9;
 export const TW_HAS_TS = 1 << 10;
+/** The connection was opened by connect() (its 4-tuple is tracked for the port search). */
+export const TW_ACTIVE = 1 << 11;
 const TOS_SHIFT = 16;
 
 /** What a closing connection hands over (reusable: the table copies it). */
@@ -67,6 +69,8 @@ export interface TimeWaitInit {
   reusePort: boolean;
   /** The socket was AF_INET6 (for ss and for v4-mapped entries). */
   v6sock: boolean;
+  /** Opened by connect() (active open). */
+  active: boolean;
   tos: number;
 }
 
@@ -90,6 +94,7 @@ export function newTimeWaitInit(): TimeWaitInit {
     reuse: false,
     reusePort: false,
     v6sock: false,
+    active: false,
     tos: 0,
   };
 }
@@ -224,6 +229,7 @@ export class TimeWaitTable implements TimerHandler {
       (e.reusePort ? TW_REUSEPORT : 0) |
       (e.v6sock ? TW_V6SOCK : 0) |
       (e.hasTs ? TW_HAS_TS : 0) |
+      (e.active ? TW_ACTIVE : 0) |
       ((e.tos & 0xff) << TOS_SHIFT);
     this.timer[i] = -1;
     this.qprev[i] = -1;

@@ -316,6 +316,7 @@ export class TimeWait implements TimeWaitHook {
     e.reuse = t.reuseAddr;
     e.reusePort = t.reusePort;
     e.v6sock = t.family === 6;
+    e.active = t.active;
     e.tos = 0;
     return this.tables.addTimeWait(e, now) >= 0;
   }
