@@ -180,3 +180,46 @@ test('ICMP port unreachable is rate-limited per host: a burst of 6, then one per
   world.run({ until: 1200 });
   assert.equal(b.counters.get('IcmpOutDestUnreachs'), 7);
 });
+
+test('UDP over loopback: a connected socket to a closed port gets ECONNREFUSED (ICMP to ourselves)', () => {
+  const s = new Stack();
+  const c = s.socket('udp', 4);
+  c.connect('127.0.0.1', 9999);
+  c.send(enc('x'));
+  for (let i = 0; i < 3; i++) s.advance(0);
+  assert.equal(s.counters.get('UdpNoPorts'), 1);
+  assert.throws(
+    () => c.recv(),
+    (e) => isSysError(e, 'ECONNREFUSED'),
+  );
+  const c6 = s.socket('udp', 6);
+  c6.connect('::1', 9999);
+  c6.send(enc('x'));
+  for (let i = 0; i < 3; i++) s.advance(0);
+  assert.equal(s.counters.get('Udp6NoPorts'), 1);
+  assert.throws(
+    () => c6.send(enc('y')),
+    (e) => isSysError(e, 'ECONNREFUSED'),
+  );
+});
+
+test('UDP receive queue is bounded by SO_RCVBUF: the excess is dropped and counted', () => {
+  const { world, a, b } = twoStacks();
+  const srv = b.socket('udp', 4);
+  srv.bind(null, 8000);
+  srv.setRcvbuf(16384); // Linux doubles it: 32768
+  assert.equal(srv.rcvbuf, 32768);
+  const cli = a.socket('udp', 4);
+  for (let i = 0; i < 100; i++) cli.sendto(new Uint8Array(1000), '198.18.0.2', 8000);
+  world.run({ until: 100 });
+  const dropped = b.counters.get('UdpRcvbufErrors');
+  let n = 0;
+  while (srv.poll() & POLLIN) {
+    srv.recv();
+    n++;
+  }
+  assert.ok(n > 10 && n < 40, `queued ${n}`);
+  assert.equal(n + dropped, 100);
+  assert.equal(b.counters.get('UdpInErrors'), dropped);
+  assert.equal(b.counters.get('UdpInDatagrams'), n);
+});
