@@ -6,9 +6,11 @@
  *
  * Malformed option lengths are errors ('bad-option'): a length byte missing,
  * below 2, running past the option space, or of the wrong size for a known
- * kind. (Linux itself silently ignores a known option of the wrong size; the
- * stricter rule here is what the foundation issue asks for, and the TCP layer
- * counts and drops such segments.) Unknown kinds are skipped by their length.
+ * kind. Unknown kinds are skipped by their length. Linux does not drop a
+ * segment for such options: it stops parsing at a bad length and ignores a
+ * known option of the wrong size. `parseTcp` therefore still fills the whole
+ * header on 'bad-option', with the option fields Linux would have used, and
+ * TCP input decides (see parseTcpOptionsInto).
  */
 import type { WireError } from './errors.js';
 import type { TcpHeader } from './tcp.js';
@@ -69,8 +71,8 @@ export function resetTcpOptions(h: TcpHeader): void {
 }
 
 /**
- * Length check shared by both walkers: for the option at `i` (kind ≥ 2),
- * its total length, or -1 when malformed. Known kinds must have their fixed
+ * Length check for the list walker: for the option at `i` (kind ≥ 2), its
+ * total length, or -1 when malformed. Known kinds must have their fixed
  * size; SACK must be 2 + 8n with n ≥ 1 (n ≤ 4 follows from the 40-byte space).
  */
 function optionLen(buf: Uint8Array, i: number, end: number): number {
@@ -98,6 +100,14 @@ function optionLen(buf: Uint8Array, i: number, end: number): number {
  * Walk the options in `buf[off .. end)` into the option fields of `h` (which
  * the caller has reset). A repeated option overwrites the earlier one. The walk
  * stops at EOL; bytes after it are padding and not inspected.
+ *
+ * Returns 'bad-option' if any option is malformed, but leaves in `h` exactly
+ * what Linux would act on, so TCP input can choose Linux's leniency (Linux
+ * processes such segments): a missing length byte, a length < 2 or one that
+ * overruns the option space ends the walk (options before it are kept); a
+ * known kind of the wrong size is skipped by its length and the walk goes on.
+ * (Kinds are literal numbers here: this is the per-packet path, and in Node 20
+ * each read of a module-level const costs a context load and a TDZ check.)
  */
 export function parseTcpOptionsInto(
   buf: Uint8Array,
@@ -105,6 +115,7 @@ export function parseTcpOptionsInto(
   end: number,
   h: TcpHeader,
 ): WireError | null {
+  let err: WireError | null = null;
   let i = off;
   while (i < end) {
     const kind = buf[i];
@@ -114,25 +125,37 @@ export function parseTcpOptionsInto(
       i++;
       continue;
     }
-    const olen = optionLen(buf, i, end);
-    if (olen < 0) return 'bad-option';
+    if (i + 1 >= end) return 'bad-option';
+    const olen = buf[i + 1];
+    if (olen < 2 || i + olen > end) return 'bad-option';
     switch (kind) {
       case 2: // MSS
-        h.mss = (buf[i + 2] << 8) | buf[i + 3];
+        if (olen === 4) h.mss = (buf[i + 2] << 8) | buf[i + 3];
+        else err = 'bad-option';
         break;
       case 3: // window scale
-        h.wscale = buf[i + 2];
+        if (olen === 3) h.wscale = buf[i + 2];
+        else err = 'bad-option';
         break;
       case 4: // SACK permitted
-        h.sackOk = true;
+        if (olen === 2) h.sackOk = true;
+        else err = 'bad-option';
         break;
       case 8: // timestamps
-        h.hasTs = true;
-        h.tsVal = u32At(buf, i + 2);
-        h.tsEcr = u32At(buf, i + 6);
+        if (olen === 10) {
+          h.hasTs = true;
+          h.tsVal = u32At(buf, i + 2);
+          h.tsEcr = u32At(buf, i + 6);
+        } else {
+          err = 'bad-option';
+        }
         break;
       case 5: {
-        // SACK
+        // SACK: 2 + 8n bytes, n >= 1
+        if (olen < 10 || ((olen - 2) & 7) !== 0) {
+          err = 'bad-option';
+          break;
+        }
         const n = (olen - 2) >>> 3;
         const blocks = h.sackBlocks;
         for (let b = 0; b < n; b++) {
@@ -147,7 +170,7 @@ export function parseTcpOptionsInto(
     }
     i += olen;
   }
-  return null;
+  return err;
 }
 
 /**

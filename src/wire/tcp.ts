@@ -110,9 +110,12 @@ export function newTcpHeader(): TcpHeader {
  * Parse the TCP segment `buf[off .. off+len)` (default: all of `buf`) into
  * `out`. Returns null on success or why it failed: 'truncated' (shorter than
  * 20 bytes or the range exceeds `buf`), 'bad-header-length' (data offset < 5
- * words or past the segment end), 'bad-option' (see tcp-options.ts). On
- * failure `out` holds partial results and must not be used. Does not verify
- * the checksum (see tcpChecksumOk). Never throws, never reads outside the range.
+ * words or past the segment end) — then `out` is partial and must not be
+ * used — or 'bad-option' (a malformed option length, see tcp-options.ts):
+ * then `out` is complete, payload included, and its option fields hold what
+ * Linux would act on (Linux processes such segments rather than dropping
+ * them). Does not verify the checksum (see tcpChecksumOk). Never throws,
+ * never reads outside the range.
  */
 export function parseTcp(buf: Uint8Array, out: TcpHeader, off = 0, len = buf.length - off): WireError | null {
   if (off < 0 || len < 0 || off + len > buf.length) return 'truncated';
@@ -130,6 +133,7 @@ export function parseTcp(buf: Uint8Array, out: TcpHeader, off = 0, len = buf.len
   out.urgent = (buf[off + 18] << 8) | buf[off + 19];
   resetTcpOptions(out);
   const o = off + TCP_HEADER_LEN;
+  let err: WireError | null = null;
   if (
     doff === TCP_HEADER_LEN + 12 &&
     buf[o] === 1 &&
@@ -144,13 +148,12 @@ export function parseTcp(buf: Uint8Array, out: TcpHeader, off = 0, len = buf.len
     out.tsVal = ((buf[o + 4] << 24) | (buf[o + 5] << 16) | (buf[o + 6] << 8) | buf[o + 7]) >>> 0;
     out.tsEcr = ((buf[o + 8] << 24) | (buf[o + 9] << 16) | (buf[o + 10] << 8) | buf[o + 11]) >>> 0;
   } else if (doff > TCP_HEADER_LEN) {
-    const err = parseTcpOptionsInto(buf, o, off + doff, out);
-    if (err !== null) return err;
+    err = parseTcpOptionsInto(buf, o, off + doff, out);
   }
   out.payloadOff = off + doff;
   out.payloadLen = len - doff;
   out.payload = out.payloadLen === 0 ? EMPTY : buf.subarray(off + doff, off + len);
-  return null;
+  return err;
 }
 
 /** Bytes `emitTcp(hdr, ..., opts)` will write: 20 plus the options padded to 4. */

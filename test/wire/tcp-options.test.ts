@@ -347,3 +347,74 @@ test('random and mutated option bytes: never throw, never read outside the range
     { numRuns: 2000 },
   );
 });
+
+/**
+ * A model of how Linux reads options (observed behaviour, RFC 9293 §3.2 plus
+ * its leniency): EOL ends; NOP skips; a missing length byte, a length < 2 or
+ * one past the end stops the walk; a known kind of the wrong size is ignored.
+ */
+function linuxModel(b: Uint8Array) {
+  const r = {
+    mss: -1,
+    ws: -1,
+    sackOk: false,
+    ts: null as null | [number, number],
+    sack: [] as number[],
+    unknown: 0,
+  };
+  const u32 = (i: number) => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+  let i = 0;
+  while (i < b.length) {
+    const k = b[i];
+    if (k === 0) break;
+    if (k === 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= b.length) break;
+    const n = b[i + 1];
+    if (n < 2 || i + n > b.length) break;
+    if (k === 2 && n === 4) r.mss = (b[i + 2] << 8) | b[i + 3];
+    else if (k === 3 && n === 3) r.ws = b[i + 2];
+    else if (k === 4 && n === 2) r.sackOk = true;
+    else if (k === 8 && n === 10) r.ts = [u32(i + 2), u32(i + 6)];
+    else if (k === 5 && n >= 10 && (n - 2) % 8 === 0) {
+      r.sack = [];
+      for (let p = i + 2; p < i + n; p += 4) r.sack.push(u32(p));
+    } else if (![2, 3, 4, 5, 8].includes(k)) r.unknown++;
+    i += n;
+  }
+  return r;
+}
+
+test('on bad-option the fields hold what Linux would act on (random option bytes vs a model)', () => {
+  const bytesLikeOptions = fc.array(
+    fc.oneof(
+      fc.constantFrom([1], [0], [2, 4, 5, 0xb4], [3, 3, 7], [4, 2], [8, 10, 0, 0, 0, 1, 0, 0, 0, 2]),
+      fc
+        .tuple(fc.constantFrom(2, 3, 4, 5, 8, 30), fc.nat(12))
+        .map(([k, n]) => [k, n, ...new Array(Math.max(0, n - 2)).fill(9)]),
+      fc.uint8Array({ maxLength: 3 }).map((a) => [...a]),
+    ),
+    { maxLength: 8 },
+  );
+  fc.assert(
+    fc.property(bytesLikeOptions, (parts) => {
+      const b = new Uint8Array(parts.flat().slice(0, 40));
+      const h = newTcpHeader();
+      resetTcpOptions(h);
+      const err = parseTcpOptionsInto(b, 0, b.length, h);
+      const m = linuxModel(b);
+      assert.equal(h.mss, m.mss);
+      assert.equal(h.wscale, m.ws);
+      assert.equal(h.sackOk, m.sackOk);
+      assert.equal(h.hasTs, m.ts !== null);
+      if (m.ts) assert.deepEqual([h.tsVal, h.tsEcr], m.ts);
+      assert.deepEqual([...h.sackBlocks.subarray(0, 2 * h.sackCount)], m.sack);
+      assert.equal(h.unknownOptions, m.unknown);
+      // The strict verdict agrees with the list walker.
+      assert.equal(err === null, Array.isArray(parseTcpOptionList(b, 0, b.length)));
+    }),
+    { numRuns: 3000 },
+  );
+});
