@@ -6,7 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { MemoryWire, type MemoryWireOptions } from '../../src/link/memory-wire.js';
 import { World } from '../../src/sim/world.js';
-import { POLLERR, POLLHUP } from '../../src/socket/poll.js';
+import { POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../src/socket/poll.js';
 import type { TcpSocket } from '../../src/socket/tcp-socket.js';
 import { Stack, type StackOptions } from '../../src/stack.js';
 import { TcpLayer } from '../../src/tcp/tcp.js';
@@ -39,8 +39,15 @@ function sock(s: Stack): TcpSocket {
   return tcpOf(s).socket(4);
 }
 
-/** Build the pair and complete a handshake a → b (throws if it does not complete). */
-export function connectPair(o: PairOptions = {}): Pair {
+export interface Hosts {
+  world: World;
+  wire: MemoryWire;
+  a: Stack;
+  b: Stack;
+}
+
+/** Stacks a (198.18.0.1) and b (198.18.0.2) on one MemoryWire in a World. */
+export function twoStacks(o: PairOptions = {}): Hosts {
   const world = new World({ maxStepsSameTime: 1_000_000 });
   const wire = new MemoryWire({ delay: 1, mtu: 1500, name: 'wire', ...o.wire, clock: world.clock });
   const a = world.add(new Stack({ seed: 1, name: 'a', ...o.a }));
@@ -59,6 +66,14 @@ export function connectPair(o: PairOptions = {}): Pair {
   });
   a.addInterface('eth0', wire.a, { addrs: ['198.18.0.1/24'] });
   b.addInterface('eth0', wire.b, { addrs: ['198.18.0.2/24'] });
+  tcpOf(a);
+  tcpOf(b);
+  return { world, wire, a, b };
+}
+
+/** Build the pair and complete a handshake a → b (throws if it does not complete). */
+export function connectPair(o: PairOptions = {}): Pair {
+  const { world, wire, a, b } = twoStacks(o);
   const port = o.port ?? 5001;
   const ls = sock(b);
   if (o.rcvBuf) ls.setsockopt('SO_RCVBUF', o.rcvBuf);
@@ -119,6 +134,8 @@ export class BulkSender {
   readonly hash: Hash = createHash('sha256');
   sent = 0;
   done = false;
+  /** shutdown(SHUT_WR) after the last byte (false: leave the stream open for more). */
+  shutdownWhenDone = true;
   private pat: Pattern;
   private buf: Uint8Array;
   private pos = 0;
@@ -137,7 +154,7 @@ export class BulkSender {
     for (;;) {
       if (this.pos === this.len) {
         if (this.sent === this.total) {
-          this.sock.shutdown(1);
+          if (this.shutdownWhenDone) this.sock.shutdown(1);
           this.done = true;
           return;
         }
@@ -146,6 +163,9 @@ export class BulkSender {
         this.pos = 0;
         if (this.hashing) this.hash.update(this.buf.subarray(0, this.len));
       }
+      // Ask poll() first: EAGAIN is an exception here, and exceptions are
+      // far too slow for a hot loop (the stack trace alone costs µs).
+      if (!(this.sock.poll() & (POLLOUT | POLLERR))) return;
       let n: number;
       try {
         n = this.sock.send(this.buf, this.pos, this.len - this.pos);
@@ -172,6 +192,7 @@ export class BulkReceiver {
   ) {}
   pump(): void {
     while (!this.eof) {
+      if (!(this.sock.poll() & (POLLIN | POLLERR | POLLHUP))) return;
       let n: number;
       try {
         n = this.sock.recvInto(this.buf, 0, this.buf.length);
