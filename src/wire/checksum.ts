@@ -346,6 +346,9 @@ export function sum16(buf: Uint8Array, off: number, len: number, acc = 0): numbe
   const n = end - off;
   if (n < IN_PLACE_MIN || stage === null) return sum16Portable(buf, off, n, acc);
   if (buf !== lastArray) {
+    // Learning an array costs ~35 ns (.buffer, .byteOffset, a WeakMap lookup):
+    // not worth it for a short span of an array seen once (e.g. a received ACK).
+    if (n < STAGED_MIN) return sum16Portable(buf, off, n, acc);
     lastArray = buf;
     lastKernel = arenaKernels.get(buf.buffer) ?? null;
     lastByteOffset = buf.byteOffset;
