@@ -343,12 +343,19 @@ export function sum16(buf: Uint8Array, off: number, len: number, acc = 0): numbe
   if (off < 0) off = 0;
   let end = off + len;
   if (end > buf.length) end = buf.length;
-  const n = end - off;
-  if (n < IN_PLACE_MIN || stage === null) return sum16Portable(buf, off, n, acc);
+  // Headers (IPv4 20 B, pure ACKs 20-32 B) take the byte loop right here: this
+  // function stays small enough for the optimiser to inline into callers.
+  if (end - off < IN_PLACE_MIN) return acc + sumBytes(buf, off, end, off);
+  return acc + sumLong(buf, off, end - off);
+}
+
+/** sum16 for spans of IN_PLACE_MIN bytes or more (off, n already clamped). */
+function sumLong(buf: Uint8Array, off: number, n: number): number {
+  if (stage === null) return sum16Portable(buf, off, n);
   if (buf !== lastArray) {
     // Learning an array costs ~35 ns (.buffer, .byteOffset, a WeakMap lookup):
     // not worth it for a short span of an array seen once (e.g. a received ACK).
-    if (n < STAGED_MIN) return sum16Portable(buf, off, n, acc);
+    if (n < STAGED_MIN) return sum16Portable(buf, off, n);
     lastArray = buf;
     lastKernel = arenaKernels.get(buf.buffer) ?? null;
     lastByteOffset = buf.byteOffset;
@@ -357,7 +364,7 @@ export function sum16(buf: Uint8Array, off: number, len: number, acc = 0): numbe
   if (lastKernel !== null) {
     t = fold16(lastKernel(lastByteOffset + off, n));
   } else {
-    if (n < STAGED_MIN) return sum16Portable(buf, off, n, acc);
+    if (n < STAGED_MIN) return sum16Portable(buf, off, n);
     t = 0;
     // Chunks start at even distances from `off`, so their sums simply add up.
     for (let done = 0; done < n; ) {
@@ -368,7 +375,7 @@ export function sum16(buf: Uint8Array, off: number, len: number, acc = 0): numbe
     }
   }
   // The kernel sums little-endian words: one swap gives network order.
-  return acc + swap16(t);
+  return swap16(t);
 }
 
 /** Fold a non-negative partial sum (< 2^53) into 16 bits with end-around carry. */
