@@ -137,8 +137,8 @@ export class IcmpService {
   private out = new Uint8Array(2048);
   private readonly err: IcmpErr;
   private readonly ids = new Map<string, number>();
-  private readonly msgIn: number[][] = [[], []];
-  private readonly msgOut: number[][] = [[], []];
+  /** [v4 in, v4 out, v6 in, v6 out][type] → [IcmpMsg id, classic id or -1]. */
+  private readonly typeIds: [number, number][][] = [[], [], [], []];
 
   constructor(
     private readonly ip: IcmpHost,
@@ -211,17 +211,20 @@ export class IcmpService {
     this.ctx.counters.inc(this.id(name));
   }
 
-  /** Per-type counters: IcmpMsgInType8 and the classic names (IcmpInEchos). */
+  /** Per-type counters: IcmpMsgInType8 and the classic names (IcmpInEchos).
+   *  Ids are resolved once per (family, direction, type): no strings per packet. */
   private countType(family: Family, dir: 'In' | 'Out', type: number): void {
-    const table = (dir === 'In' ? this.msgIn : this.msgOut)[family === 4 ? 0 : 1];
-    let i = table[type];
-    if (i === undefined) {
-      i = this.ctx.counters.id(`${family === 4 ? 'IcmpMsg' : 'Icmp6'}${dir}Type${type}`);
-      table[type] = i;
+    const slot = (family === 4 ? 0 : 2) + (dir === 'In' ? 0 : 1);
+    let ids = this.typeIds[slot][type];
+    if (ids === undefined) {
+      const k = this.ctx.counters;
+      const msg = k.id(`${family === 4 ? 'IcmpMsg' : 'Icmp6'}${dir}Type${type}`);
+      const n = family === 4 ? CLASSIC4[type] : CLASSIC6[type];
+      ids = [msg, n === undefined ? -1 : k.id(`${family === 4 ? 'Icmp' : 'Icmp6'}${dir}${n}`)];
+      this.typeIds[slot][type] = ids;
     }
-    this.ctx.counters.inc(i);
-    const n = family === 4 ? CLASSIC4[type] : CLASSIC6[type];
-    if (n !== undefined) this.inc(`${family === 4 ? 'Icmp' : 'Icmp6'}${dir}${n}`);
+    this.ctx.counters.inc(ids[0]);
+    if (ids[1] >= 0) this.ctx.counters.inc(ids[1]);
   }
 
   private ensureOut(n: number): Uint8Array {

@@ -11,7 +11,15 @@ import type { Link } from '../link/link.js';
 import type { Rng } from '../rng.js';
 import type { Sysctl } from '../sysctl.js';
 import type { TimerWheel } from '../time/timer-wheel.js';
-import { type IpAddr, isLoopback, isMulticast, maskAddr, parsePrefix, prefixMatch } from '../wire/addr.js';
+import {
+  type IpAddr,
+  isLoopback,
+  isMulticast,
+  maskAddr,
+  parsePrefix,
+  prefixMatch,
+  v4ToU32,
+} from '../wire/addr.js';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6 } from '../wire/icmp.js';
 import { emitIpv4Fast, IPV4_HEADER_LEN, type Ipv4Header, newIpv4Header, parseIpv4 } from '../wire/ipv4.js';
 import {
@@ -73,6 +81,10 @@ export class IpLayer implements IpLayerApi {
   private readonly loLink: LocalLink;
   /** Interfaces in an array too: the packet path iterates without an iterator object. */
   private readonly ifList: NetInterface[] = [];
+  /** Local addresses: IPv4 by number, IPv6 in a short list, loopback prefixes (127/8, ::1). */
+  private readonly localV4 = new Map<number, NetInterface>();
+  private readonly localV6: { addr: IpAddr; iface: NetInterface }[] = [];
+  private readonly loPrefixes: { addr: IpAddr; prefixLen: number; iface: NetInterface }[] = [];
   /** MTU of the device outDev() last chose (saves an object per packet). */
   private outMtu = 0;
   private readonly handlers: (IpHandler | null)[] = new Array<IpHandler | null>(256).fill(null);
@@ -203,6 +215,7 @@ export class IpLayer implements IpLayerApi {
     const p = parsePrefixOrThrow(cidr);
     const fam: Family = p.addr.length === 4 ? 4 : 6;
     iface.addrs(fam).push({ addr: p.addr, prefixLen: p.len });
+    this.reindex();
     // Linux adds a prefix route for the subnet (proto kernel scope link).
     if (!iface.loopback || fam === 6) {
       (fam === 4 ? this.routes4 : this.routes6).add({
@@ -260,17 +273,35 @@ export class IpLayer implements IpLayerApi {
 
   /** The interface that owns `addr`, or null. Loopback devices own their whole prefix. */
   localIface(addr: IpAddr): NetInterface | null {
-    const fam: Family = addr.length === 4 ? 4 : 6;
-    const ifs = this.ifList;
-    for (let n = 0; n < ifs.length; n++) {
-      const iface = ifs[n];
-      const list = fam === 4 ? iface.v4 : iface.v6;
-      for (let i = 0; i < list.length; i++) {
-        const a = list[i];
-        if (iface.loopback ? prefixMatch(addr, a.addr, a.prefixLen) : bytesEqual(addr, a.addr)) return iface;
+    if (addr.length === 4) {
+      const m = this.localV4.get(v4ToU32(addr));
+      if (m !== undefined) return m;
+    } else {
+      const l = this.localV6;
+      for (let i = 0; i < l.length; i++) if (bytesEqual(addr, l[i].addr)) return l[i].iface;
+    }
+    const lp = this.loPrefixes;
+    for (let i = 0; i < lp.length; i++)
+      if (prefixMatch(addr, lp[i].addr, lp[i].prefixLen)) return lp[i].iface;
+    return null;
+  }
+
+  /** Rebuild the local-address indexes after a configuration change. */
+  private reindex(): void {
+    this.localV4.clear();
+    this.localV6.length = 0;
+    this.loPrefixes.length = 0;
+    for (const iface of this.ifList) {
+      for (const fam of [4, 6] as const) {
+        for (const a of iface.addrs(fam)) {
+          if (iface.loopback) this.loPrefixes.push({ addr: a.addr, prefixLen: a.prefixLen, iface });
+          else if (fam === 4) {
+            const k = v4ToU32(a.addr);
+            if (!this.localV4.has(k)) this.localV4.set(k, iface);
+          } else this.localV6.push({ addr: a.addr, iface });
+        }
       }
     }
-    return null;
   }
 
   route(dst: IpAddr, src?: IpAddr): Route | null {
