@@ -220,6 +220,7 @@ export class TimerWheel {
    */
   advance(now: number): void {
     if (this.inAdvance) throw new Error('TimerWheel.advance: called re-entrantly from a timer handler');
+    if (!Number.isFinite(now)) throw new RangeError(`TimerWheel.advance: bad time ${now}`);
     if (now < this.lastNow) now = this.lastNow; // time never goes backwards
     this.lastNow = now;
     this.inAdvance = true;
@@ -232,11 +233,11 @@ export class TimerWheel {
       const target = Math.floor(now);
       for (;;) {
         const t = this.nextEventTick();
-        if (t > target) break;
+        if (t > target || t >= HORIZON) break;
         this.moveTo(t);
         this.fireBatch(now);
       }
-      if (target > this.cur) this.cur = target;
+      if (target > this.cur) this.cur = Math.min(target, HORIZON - 1);
     } finally {
       this.inAdvance = false;
       this.cachedNext = STALE;
@@ -322,8 +323,8 @@ export class TimerWheel {
       level = ((31 - Math.clz32(x)) / BITS) | 0;
       slot = (tick >>> (level * BITS)) & (SLOTS - 1);
     } else {
-      if (tick - cur >= HORIZON || tick === Infinity) {
-        throw new RangeError(`TimerWheel.arm: deadline ${deadline} is more than 2^50 ms ahead`);
+      if (tick >= HORIZON) {
+        throw new RangeError(`TimerWheel.arm: deadline ${deadline} is beyond 2^50 ms (the wheel's horizon)`);
       }
       level = 0;
       while (Math.floor(tick / POW[level + 1]) !== Math.floor(cur / POW[level + 1])) level++;
