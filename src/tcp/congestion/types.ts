@@ -68,8 +68,15 @@ export interface AckEvent {
    * that SACKs new data). The core decides.
    */
   isDup: boolean;
-  /** Segments newly SACKed by this ACK (0 without SACK). For RFC 6675 later. */
+  /** Segments newly SACKed by this ACK (0 without SACK). */
   sackedSegs: number;
+  /**
+   * The ACK's SACK blocks (RFC 2018): left edge at [2i], right edge at
+   * [2i+1], for i < sackCount; the parsed header's array, valid during the
+   * call only. null / 0 when the segment carried none or SACK is off.
+   */
+  sackBlocks: Uint32Array | null;
+  sackCount: number;
   /** RTT sample (ms) taken from this ACK, or -1 (Karn: none from retransmitted data). */
   rttMs: number;
   /**
@@ -98,6 +105,8 @@ export function newAckEvent(): AckEvent {
     ackedSegs: 0,
     isDup: false,
     sackedSegs: 0,
+    sackBlocks: null,
+    sackCount: 0,
     rttMs: -1,
     inFlightSegs: 0,
     cwndLimited: true,

@@ -1,0 +1,297 @@
+/**
+ * SACK-based loss recovery (RFC 6675, "conservative" recovery), for
+ * connections that negotiated SACK-permitted (RFC 2018). A pure decision
+ * module behind the same interface as NewReno (see ./types.ts).
+ *
+ *   - A scoreboard keeps the SACKed ranges above snd_una (sorted, merged,
+ *     at most MAX_RANGES of them: bounded whatever a peer sends). Blocks
+ *     outside (snd_una, snd_nxt] are ignored, D-SACKs (RFC 2883) included.
+ *   - IsLost (RFC 6675 §4): an unSACKed byte is lost once `dupThresh`
+ *     discontiguous SACKed ranges, or more than (dupThresh − 1)·SMSS SACKed
+ *     bytes, lie above it. `lossEdge` is the lowest SACKed range start for
+ *     which that holds; every hole below it is lost.
+ *   - Recovery starts when the first hole is lost or `dupThresh` duplicate
+ *     ACKs arrived (§5): ssthresh from the congestion control, cwnd =
+ *     ssthresh, RecoveryPoint = snd_nxt, the first hole is retransmitted at
+ *     once (§5 step 4.3); then the core's send loop sends while
+ *     pipe < cwnd: lost holes first (NextSeg rule 1), else new data.
+ *   - pipe (SetPipe, §4) = bytes outstanding − SACKed − lost + lost bytes
+ *     already retransmitted.
+ *   - Recovery ends when the cumulative ACK covers RecoveryPoint. A new
+ *     episode may start as soon as the ACK reaches RecoveryPoint (RFC 6675
+ *     §5 asks for HighACK > RecoveryPoint; SACK information about data sent
+ *     after it is exact, and Linux does not wait either).
+ *   - After an RTO everything unSACKed below snd_nxt is lost and resent in
+ *     slow start (Linux keeps SACK marks across an RTO too); a second RTO
+ *     without progress drops the scoreboard in case the receiver reneged
+ *     (RFC 2018 §8: SACKed data may be discarded by the receiver).
+ *
+ * Known differences from Linux: Linux spreads the window reduction over
+ * the recovery round trip with PRR (RFC 6937) where this waits until pipe
+ * falls below the halved cwnd, and it detects lost retransmissions with
+ * RACK (RFC 8985) where this relies on the RTO.
+ */
+import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqSub } from '../../wire/seq.js';
+import { type AckEvent, CaState, type CongestionControl } from '../congestion/types.js';
+import type { LossRecovery, RecoveryAction } from './types.js';
+
+/** Most SACKed ranges remembered (a peer can send at most 4 blocks per ACK; holes beyond this are rare). */
+export const MAX_RANGES = 64;
+
+export class SackRecovery implements LossRecovery {
+  readonly name = 'sack';
+  readonly cc: CongestionControl;
+  caState: CaState = CaState.Open;
+  dupAcks = 0;
+  /** RecoveryPoint (RFC 6675) / Linux high_seq. */
+  recover = 0;
+  dupThresh: number;
+  /** Scoreboard: SACKed [start, end) ranges above snd_una, sorted. */
+  readonly sStart = new Uint32Array(MAX_RANGES);
+  readonly sEnd = new Uint32Array(MAX_RANGES);
+  count = 0;
+  /** HighRxt: retransmitted up to here. */
+  highRxt = 0;
+  /** Sender MSS seen on the last ACK (for IsLost's byte rule). */
+  private mss = 536;
+  /** snd_una at the last RTO, to spot a second RTO without progress. */
+  private rtoUna = -1;
+
+  constructor(cc: CongestionControl, dupThresh = 3) {
+    this.cc = cc;
+    this.dupThresh = dupThresh > 0 ? dupThresh : 3;
+  }
+
+  init(sndUna: number, _now: number): void {
+    this.recover = seqAdd(sndUna, -1);
+    this.highRxt = sndUna;
+    this.caState = CaState.Open;
+    this.dupAcks = 0;
+    this.count = 0;
+    this.rtoUna = -1;
+  }
+
+  /** Bytes SACKed in all. */
+  sackedBytes(): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) n += seqSub(this.sEnd[i], this.sStart[i]);
+    return n;
+  }
+
+  /** SACKed bytes below `seq`. */
+  private sackedBelow(seq: number): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) {
+      const s = this.sStart[i];
+      if (!seqLt(s, seq)) break;
+      const e = this.sEnd[i];
+      n += seqSub(seqLt(e, seq) ? e : seq, s);
+    }
+    return n;
+  }
+
+  /**
+   * Every unSACKed byte below this is lost (RFC 6675 IsLost); snd_una when
+   * nothing is. After an RTO, `recover` (everything sent before it).
+   */
+  lossEdge(sndUna: number): number {
+    if (this.caState === CaState.Loss) return this.recover;
+    let bytes = 0;
+    let n = 0;
+    const limit = (this.dupThresh - 1) * this.mss;
+    for (let i = this.count - 1; i >= 0; i--) {
+      n++;
+      bytes += seqSub(this.sEnd[i], this.sStart[i]);
+      if (n >= this.dupThresh || bytes > limit) return this.sStart[i];
+    }
+    return sndUna;
+  }
+
+  /** Add a SACK block, keeping the list sorted and merged. */
+  private addRange(l: number, r: number): void {
+    const st = this.sStart;
+    const en = this.sEnd;
+    let n = this.count;
+    // First range that ends at or after l.
+    let i = 0;
+    while (i < n && seqLt(en[i], l)) i++;
+    // Merge every range that overlaps or touches [l, r).
+    let j = i;
+    while (j < n && seqLeq(st[j], r)) {
+      if (seqLt(st[j], l)) l = st[j];
+      if (seqGt(en[j], r)) r = en[j];
+      j++;
+    }
+    const removed = j - i;
+    if (removed === 0) {
+      if (n === MAX_RANGES) {
+        // Full: forget the highest range (or this one, if it would be it).
+        if (i === n) return;
+        n--;
+      }
+      for (let k = n; k > i; k--) {
+        st[k] = st[k - 1];
+        en[k] = en[k - 1];
+      }
+      n++;
+    } else if (removed > 1) {
+      for (let k = j; k < n; k++) {
+        st[k - removed + 1] = st[k];
+        en[k - removed + 1] = en[k];
+      }
+      n -= removed - 1;
+    }
+    st[i] = l >>> 0;
+    en[i] = r >>> 0;
+    this.count = n;
+  }
+
+  /** Forget what the cumulative ACK now covers. */
+  private prune(una: number): void {
+    const st = this.sStart;
+    const en = this.sEnd;
+    let k = 0;
+    while (k < this.count && seqLeq(en[k], una)) k++;
+    if (k > 0) {
+      for (let i = k; i < this.count; i++) {
+        st[i - k] = st[i];
+        en[i - k] = en[i];
+      }
+      this.count -= k;
+    }
+    if (this.count > 0 && seqLt(st[0], una)) st[0] = una;
+  }
+
+  onAck(ev: AckEvent, out: RecoveryAction): void {
+    out.retransmitSeq = -1;
+    out.restartRto = false;
+    out.entered = false;
+    out.exited = false;
+    const cc = this.cc;
+    if (ev.mss > 0) this.mss = ev.mss;
+    if (ev.rttMs >= 0 && cc.onRttSample) cc.onRttSample(ev.rttMs, ev);
+    const una = ev.ack;
+    if (ev.ackedBytes > 0) this.prune(una);
+    const before = this.sackedBytes();
+    const blocks = ev.sackBlocks;
+    if (blocks !== null) {
+      for (let b = 0; b < ev.sackCount; b++) {
+        let l = blocks[2 * b];
+        const r = blocks[2 * b + 1];
+        // Only (snd_una, snd_nxt]; a D-SACK (below the ACK) or garbage is ignored.
+        if (!seqLt(l, r) || !seqGt(r, una) || seqGt(r, ev.sndNxt)) continue;
+        if (seqLt(l, una)) l = una;
+        this.addRange(l, r);
+      }
+    }
+    const newlySacked = this.sackedBytes() - before;
+
+    if (ev.ackedBytes > 0) {
+      this.rtoUna = -1;
+      switch (this.caState) {
+        case CaState.Recovery:
+          if (seqGeq(una, this.recover)) {
+            this.caState = CaState.Open;
+            this.dupAcks = 0;
+            cc.onExitRecovery(ev.now);
+            out.exited = true;
+          }
+          return;
+        case CaState.Loss:
+          cc.onAck(ev);
+          if (seqGeq(una, this.recover)) {
+            this.caState = CaState.Open;
+            this.dupAcks = 0;
+            out.exited = true;
+          }
+          return;
+        default:
+          this.dupAcks = 0;
+          this.caState = this.count > 0 ? CaState.Disorder : CaState.Open;
+          cc.onAck(ev);
+          // New data ACKed, yet the next hole may already be lost.
+          if (this.count > 0 && seqGt(this.lossEdge(una), una) && seqGeq(una, this.recover))
+            this.enter(ev, out);
+          return;
+      }
+    }
+    if (ev.isDup || newlySacked > 0) this.dupAcks++;
+    if (this.caState === CaState.Recovery || this.caState === CaState.Loss) return;
+    if (this.count === 0 && !ev.isDup) return;
+    this.caState = CaState.Disorder;
+    const lost = this.count > 0 && seqGt(this.lossEdge(una), una);
+    if ((lost || this.dupAcks >= this.dupThresh) && seqGeq(una, this.recover)) this.enter(ev, out);
+  }
+
+  private enter(ev: AckEvent, out: RecoveryAction): void {
+    const cc = this.cc;
+    this.recover = ev.sndNxt;
+    cc.ssthresh = cc.ssthreshOnLoss(ev.inFlightSegs);
+    cc.cwnd = Math.min(cc.ssthresh, cc.cwndClamp);
+    this.caState = CaState.Recovery;
+    this.highRxt = ev.ack;
+    cc.onEnterRecovery(ev.now);
+    out.retransmitSeq = ev.ack;
+    out.restartRto = true;
+    out.entered = true;
+  }
+
+  onRto(sndUna: number, sndNxt: number, inFlightSegs: number, firstExpiry: boolean, now: number): void {
+    const s = this.caState;
+    const recompute =
+      s === CaState.Open ||
+      s === CaState.Disorder ||
+      !seqGt(this.recover, sndUna) ||
+      (s === CaState.Loss && firstExpiry);
+    // A second RTO with snd_una where it was: the receiver may have
+    // reneged on what it SACKed; resend everything.
+    if (this.rtoUna === sndUna) this.count = 0;
+    this.rtoUna = sndUna;
+    this.caState = CaState.Loss;
+    this.recover = sndNxt;
+    this.highRxt = sndUna;
+    this.dupAcks = 0;
+    this.cc.onRto(inFlightSegs, recompute, now);
+  }
+
+  onRetransmit(seq: number, len: number): void {
+    const end = seqAdd(seq, len);
+    if (seqGt(end, this.highRxt)) this.highRxt = end;
+  }
+
+  sendWindowSegs(): number {
+    const cwnd = this.cc.cwnd;
+    // Limited Transmit (RFC 3042) before recovery starts.
+    if (this.caState === CaState.Disorder) return cwnd + Math.min(this.dupAcks, 2);
+    return cwnd;
+  }
+
+  inFlightBytes(sndUna: number, sndNxt: number): number {
+    const out = seqSub(sndNxt, sndUna);
+    if (this.count === 0 && this.caState !== CaState.Loss) return out;
+    const sacked = this.sackedBytes();
+    const edge = this.lossEdge(sndUna);
+    let lost = 0;
+    let resent = 0;
+    if (seqGt(edge, sndUna)) {
+      lost = seqSub(edge, sndUna) - this.sackedBelow(edge);
+      if (seqGt(this.highRxt, sndUna)) {
+        const top = seqLt(this.highRxt, edge) ? this.highRxt : edge;
+        resent = seqSub(top, sndUna) - this.sackedBelow(top);
+      }
+    }
+    const pipe = out - sacked - lost + resent;
+    return pipe > 0 ? pipe : 0;
+  }
+
+  nextRetransmit(sndUna: number, sndNxt: number): number {
+    if (this.caState !== CaState.Recovery && this.caState !== CaState.Loss) return -1;
+    let s = seqGt(this.highRxt, sndUna) ? this.highRxt : sndUna;
+    // Step over SACKed data (NextSeg rule 1: the first lost, unSACKed byte above HighRxt).
+    for (let i = 0; i < this.count; i++) {
+      if (seqLeq(this.sStart[i], s) && seqGt(this.sEnd[i], s)) s = this.sEnd[i];
+    }
+    const edge = this.lossEdge(sndUna);
+    return seqLt(s, edge) && seqLt(s, sndNxt) ? s : -1;
+  }
+}
