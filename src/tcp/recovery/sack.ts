@@ -281,7 +281,7 @@ export class SackRecovery implements LossRecovery {
       }
     }
     const pipe = out - sacked - lost + resent;
-    return pipe > 0 ? pipe : 0;
+    return Math.max(pipe, 0);
   }
 
   nextRetransmit(sndUna: number, sndNxt: number): number {
