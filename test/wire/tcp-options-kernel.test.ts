@@ -4,7 +4,8 @@
  * SYN and an out-of-order data segment that we build with emitTcp. For each
  * combination of tcp_timestamps / tcp_sack / tcp_window_scaling we check that
  *  - the kernel accepted our segments (so our checksums and layouts are valid),
- *  - its SYN-ACK and its SACKing duplicate ACK parse, verify (tcpChecksumOk),
+ *  - its SYN (it connects to us), its SYN-ACK and its SACKing duplicate ACK
+ *    parse and verify (tcpChecksumOk),
  *  - and re-emitting each parsed header from its fields with the Linux layout
  *    (writeLinuxOptions) gives back the kernel's exact bytes.
  * Needs root, /dev/net/tun, ip and python3; skipped with the reason otherwise.
@@ -126,7 +127,7 @@ const CONFIGS = [
   { ts: 0, sack: 0, ws: 0, synAck: ['mss'], dupAck: [] },
 ];
 
-test("the kernel's SYN-ACK and SACK option layouts equal writeLinuxOptions, byte for byte", {
+test("the kernel's SYN, SYN-ACK and SACK option layouts equal writeLinuxOptions, byte for byte", {
   skip,
   timeout: 90_000,
 }, async () => {
@@ -155,8 +156,13 @@ test("the kernel's SYN-ACK and SACK option layouts equal writeLinuxOptions, byte
           's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
           `s.bind(("198.18.0.1", ${KPORT}))`,
           's.listen(16)',
+          'out = []',
           'print("ready", flush=True)',
-          'sys.stdin.read()',
+          'for line in sys.stdin:',
+          '    c = socket.socket()',
+          '    c.setblocking(False)',
+          '    c.connect_ex(("198.18.0.2", 6000))',
+          '    out.append(c)',
         ].join('\n'),
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
@@ -229,6 +235,29 @@ test("the kernel's SYN-ACK and SACK option layouts equal writeLinuxOptions, byte
         assert.deepEqual([...dup.h.sackBlocks.subarray(0, 2)], [iss + 101, iss + 201]);
       }
       assert.equal(reemit(dup), hex(dup.raw), `${what}: duplicate ACK re-emitted`);
+
+      // The kernel's own SYN (it connects to us) uses the same layout.
+      frames.length = 0;
+      listener.stdin!.write('connect\n');
+      let ksyn: KernelSegment | undefined;
+      for (let tries = 0; tries < 300 && !ksyn; tries++) {
+        await new Promise((r) => setTimeout(r, 10));
+        for (const f of frames) {
+          const k = fromKernel(f, 6000);
+          if (k && k.h.flags === TCP_SYN) ksyn = k;
+        }
+      }
+      assert.ok(ksyn, `${what}: kernel sent a SYN`);
+      assert.deepEqual(ksyn.kinds, cfg.synAck, `${what}: SYN option order`);
+      assert.equal(reemit(ksyn), hex(ksyn.raw), `${what}: SYN re-emitted`);
+      const refuse = newTcpHeader();
+      Object.assign(refuse, {
+        srcPort: 6000,
+        dstPort: ksyn.h.srcPort,
+        ack: (ksyn.h.seq + 1) >>> 0,
+        flags: TCP_RST | TCP_ACK,
+      });
+      tun.transmit(frame(refuse, new Uint8Array(0), id++));
 
       // Reset the connection so the next round starts clean.
       const rst = newTcpHeader();
