@@ -55,8 +55,9 @@ export interface MemoryWireOptions extends Impairments {
   mtu?: number;
   /**
    * The simulation clock (e.g. `world.clock`), read when a frame is
-   * transmitted to stamp its departure. Without one, the wire uses the time
-   * of its last advance().
+   * transmitted to stamp its departure. World.add() supplies the world's
+   * clock when none is given. Without any, the wire uses the time of its
+   * last advance().
    */
   clock?: Clock;
   /** For error messages and World's livelock report. */
@@ -233,7 +234,7 @@ export class MemoryWire implements Steppable {
   readonly b: Link;
   readonly mtu: number;
   readonly name: string;
-  private readonly clock: Clock | null;
+  private clock: Clock | null;
   private readonly dirs: [Direction, Direction];
   private lastNow = 0;
   private seq = 0;
@@ -260,6 +261,11 @@ export class MemoryWire implements Steppable {
     this.dirs[1].rx = a;
     this.a = a;
     this.b = b;
+  }
+
+  /** Called by World.add(): use the world's clock unless one was given. */
+  attachClock(clock: Clock): void {
+    if (this.clock === null) this.clock = clock;
   }
 
   /** Counters of the a→b direction. */
@@ -345,7 +351,7 @@ export class MemoryWire implements Steppable {
         st.dropped.queue++;
         return;
       }
-      const start = d.busyUntil > now ? d.busyUntil : now;
+      const start = Math.max(d.busyUntil, now);
       depart = start + (len * 8000) / c.rateBps;
       d.busyUntil = depart;
       d.qFinish.push(depart);

@@ -1,3 +1,4 @@
+import type { Clock } from '../time/clock.js';
 import type { Steppable } from '../time/steppable.js';
 import { VirtualClock } from '../time/virtual-clock.js';
 
@@ -64,9 +65,15 @@ export class World {
     return this.clock.now();
   }
 
-  /** Add a member; returns it for chaining (`const w = world.add(new MemoryWire(...))`). */
+  /**
+   * Add a member; returns it for chaining (`const w = world.add(new MemoryWire(...))`).
+   * A member with an `attachClock(clock)` method (MemoryWire) is given the
+   * world's clock.
+   */
   add<T extends Steppable>(member: T): T {
     if (this.members.includes(member)) return member;
+    const withClock = member as { attachClock?: (clock: Clock) => void };
+    if (typeof withClock.attachClock === 'function') withClock.attachClock(this.clock);
     this.members.push(member);
     this.lastAdvanced.push(-Infinity);
     return member;

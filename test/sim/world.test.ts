@@ -104,6 +104,28 @@ describe('World', () => {
     assert.equal(world.now, 35);
   });
 
+  test('add() gives a MemoryWire without a clock the world clock: departures are stamped correctly', () => {
+    const world = new World();
+    const wire = world.add(new MemoryWire({ delay: 5 }));
+    const log: string[] = [];
+    // Something else sends at t=40, while the wire itself was last advanced at 0.
+    world.add(
+      new (class implements Steppable {
+        done = false;
+        nextDeadline() {
+          return this.done ? Infinity : 40;
+        }
+        advance() {
+          this.done = true;
+          wire.a.transmit(new Uint8Array(1));
+        }
+      })(),
+    );
+    wire.b.onReceive = () => log.push(`rx@${world.now}`);
+    world.run();
+    assert.deepEqual(log, ['rx@45']);
+  });
+
   test('runUntil: false when the timeout passes, with the clock at now + timeout', () => {
     const log: string[] = [];
     const world = new World();
