@@ -151,6 +151,7 @@ export class RttEstimator {
 
   /** The retransmission timer's duration now: RTO · 2^backoff, capped (RFC 6298 §5.5). */
   timeout(): number {
+    if (this.backoff === 0) return this.rto; // the per-segment case: no pow
     const t = this.rto * 2 ** this.backoff;
     return Math.min(t, this.rtoMax);
   }
