@@ -54,6 +54,7 @@ import type { Family, IcmpErr, IpHandler, IpOutputOpts, IpRx } from './types.js'
 /** The parts of the IP layer ICMP uses (IpLayer implements it). */
 export interface IcmpHost {
   isLocal(addr: IpAddr): boolean;
+  isBroadcast(addr: IpAddr): boolean;
   localIface(addr: IpAddr): NetInterface | null;
   lookup(dst: IpAddr): RouteEntry | null;
   selectSource(dev: NetInterface, dst: IpAddr): IpAddr | null;
@@ -244,6 +245,14 @@ export class IcmpService {
       return;
     }
     this.countType(4, 'In', h.type);
+    if (rx.broadcast) {
+      // Linux icmp_rcv: to a broadcast address only echo (unless
+      // icmp_echo_ignore_broadcasts) and the like are taken; the rest is an error.
+      if (h.type !== ICMP_ECHO || this.ctx.sysctl.v['net.ipv4.icmp_echo_ignore_broadcasts'] !== 0) {
+        this.inc('IcmpInErrors');
+        return;
+      }
+    }
     switch (h.type) {
       case ICMP_ECHO:
         if (this.ctx.sysctl.v['net.ipv4.icmp_echo_ignore_all'] === 0) this.echoReply(rx, buf, off, len);
@@ -445,8 +454,9 @@ export class IcmpService {
     const v4 = rx.family === 4;
     const dst = rx.src;
     let src: IpAddr | null = rx.dst;
-    if (!v4 && isMulticast(src)) {
-      // A ping to ff02::1 is answered from a unicast address (RFC 4443 §4.2).
+    if (rx.broadcast) {
+      // A ping to a broadcast (v4) or ff02::1 (v6) is answered from a unicast
+      // address (RFC 1122 §3.2.2.6, RFC 4443 §4.2).
       const e = this.ip.lookup(dst);
       src = e === null ? null : this.ip.selectSource(e.dev, dst);
       if (src === null) return;

@@ -102,6 +102,7 @@ export class IpLayer implements IpLayerApi {
     InHdrErrors: number;
     InAddrErrors: number;
     InTruncated: number;
+    InBcastPkts: number;
     InCsumErrors: number;
     InUnknownProtos: number;
     InDelivers: number;
@@ -134,6 +135,7 @@ export class IpLayer implements IpLayerApi {
       InHdrErrors: k.id('IpInHdrErrors'),
       InAddrErrors: k.id('IpInAddrErrors'),
       InTruncated: k.id('IpExtInTruncatedPkts'),
+      InBcastPkts: k.id('IpExtInBcastPkts'),
       InCsumErrors: k.id('IpExtInCsumErrors'),
       InUnknownProtos: k.id('IpInUnknownProtos'),
       InDelivers: k.id('IpInDelivers'),
@@ -171,6 +173,7 @@ export class IpLayer implements IpLayerApi {
       proto: 0,
       ifname: '',
       reassembled: false,
+      broadcast: false,
       pkt: this.scratch,
       pktOff: 0,
       pktLen: 0,
@@ -567,11 +570,18 @@ export class IpLayer implements IpLayerApi {
     // loopback arriving on a non-loopback device. Linux drops them silently.
     if (isMulticast(src) || (src[0] === 255 && src[1] === 255 && src[2] === 255 && src[3] === 255)) return;
     if (!iface.loopback && (isLoopback(src) || isLoopback(dst))) return;
+    let bcast = false;
     if (!this.isLocal(dst)) {
-      // Not ours and we do not forward. Broadcast and multicast are not
-      // joined by anything here: dropped without an address error.
-      if (!isMulticast(dst) && !this.isBroadcast4(dst)) k.inc(c.InAddrErrors);
-      return;
+      if (this.isBroadcast(dst)) {
+        // Limited or subnet-directed broadcast: for UDP and ICMP (Linux
+        // RTCF_BROADCAST); no multicast group is ever joined here.
+        bcast = true;
+        k.inc(c.InBcastPkts);
+      } else {
+        // Not ours and we do not forward (ip_forward = 0).
+        if (!isMulticast(dst)) k.inc(c.InAddrErrors);
+        return;
+      }
     }
     if (h.mf || h.fragOffset !== 0) {
       const whole = this.reasm.addV4(h, frame, 0, iface.name);
@@ -588,13 +598,16 @@ export class IpLayer implements IpLayerApi {
     rx.proto = h.proto;
     rx.ifname = iface.name;
     rx.reassembled = reassembled;
+    rx.broadcast = bcast;
     rx.pkt = frame;
     rx.pktOff = 0;
     rx.pktLen = h.totalLen;
     this.deliver(rx, frame, h.headerLen, h.totalLen - h.headerLen);
   }
 
-  private isBroadcast4(a: IpAddr): boolean {
+  /** 255.255.255.255 or the broadcast address of one of our IPv4 subnets (prefix < 31). */
+  isBroadcast(a: IpAddr): boolean {
+    if (a.length !== 4) return false;
     if (a[0] === 255 && a[1] === 255 && a[2] === 255 && a[3] === 255) return true;
     for (const iface of this.ifList) {
       for (const x of iface.v4) {
@@ -666,6 +679,7 @@ export class IpLayer implements IpLayerApi {
     rx.proto = h.proto;
     rx.ifname = iface.name;
     rx.reassembled = reassembled;
+    rx.broadcast = isMulticast(dst);
     rx.pkt = frame;
     rx.pktOff = 0;
     rx.pktLen = IPV6_HEADER_LEN + h.payloadLen;
@@ -726,10 +740,14 @@ export class IpLayer implements IpLayerApi {
     const handler = this.handlers[proto];
     if (handler === null) {
       k.inc(v4 ? c.InUnknownProtos : c.In6UnknownProtos);
+      // (sendError never answers a broadcast or multicast datagram)
       this.icmp.protocolUnreachable(rx, v4 ? 0 : this.lastNhField(buf, off));
       return;
     }
     k.inc(v4 ? c.InDelivers : c.In6Delivers);
+    // Only UDP takes broadcast/multicast datagrams; TCP discards what was not
+    // addressed to this host alone (Linux: pkt_type != PACKET_HOST).
+    if (rx.broadcast && proto !== 17) return;
     handler.input(rx, buf, off, len);
   }
 

@@ -42,6 +42,9 @@ export interface IpRx {
   ifname: string;
   /** True when the datagram was reassembled from fragments. */
   reassembled: boolean;
+  /** Addressed to a broadcast (IPv4) or multicast address, not to this host
+   *  alone: no ICMP error may answer it. Only UDP and ICMP receive these. */
+  broadcast: boolean;
   /** The whole IP packet (header included): what an ICMP error quotes.
    *  `pkt[pktOff .. pktOff+pktLen)`. */
   pkt: Uint8Array;
@@ -111,6 +114,8 @@ export interface IpOutputOpts {
 export interface IpLayerApi {
   route(dst: IpAddr, src?: IpAddr): Route | null;
   isLocal(addr: IpAddr): boolean;
+  /** 255.255.255.255 or the broadcast address of one of our IPv4 subnets. */
+  isBroadcast(addr: IpAddr): boolean;
   headroom(family: Family): number;
   /** Returns 0 when sent (or queued to a link), else a positive Linux errno
    *  (ENETUNREACH no route, EMSGSIZE too big with df, EINVAL bad arguments). */

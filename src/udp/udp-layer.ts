@@ -15,7 +15,7 @@ import type { IcmpErr, IpHandler, IpLayerApi, IpRx } from '../ip/types.js';
 import type { Rng } from '../rng.js';
 import type { Wakeable } from '../stack.js';
 import type { Sysctl } from '../sysctl.js';
-import { addrEquals, type IpAddr, isMulticast, isUnspecified, isV4Mapped, v4Mapped } from '../wire/addr.js';
+import { addrEquals, type IpAddr, isUnspecified, isV4Mapped, v4Mapped } from '../wire/addr.js';
 import { pseudoSumV4, pseudoSumV6 } from '../wire/checksum.js';
 import { newUdpHeader, parseUdp, UDP_HEADER_LEN, udpChecksumOk, udpFillChecksum } from '../wire/udp.js';
 import { DATAGRAM_OVERHEAD, UdpSocket } from './udp-socket.js';
@@ -36,11 +36,13 @@ export class UdpLayer implements IpHandler {
   private readonly hdr = newUdpHeader();
   private out = new Uint8Array(2048);
   private readonly c: number[][];
+  private readonly ignoredMulti: number;
 
   constructor(private readonly host: UdpHost) {
     const k = host.counters;
     const names = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'InCsumErrors'];
     this.c = [names.map((n) => k.id(`Udp${n}`)), names.map((n) => k.id(`Udp6${n}`))];
+    this.ignoredMulti = k.id('UdpIgnoredMulti');
     host.ip.register(IPPROTO_UDP, this);
   }
 
@@ -183,6 +185,8 @@ export class UdpLayer implements IpHandler {
     if (src !== null && src.length !== wireDst.length) throw new SysError('ENETUNREACH', 'sendto');
     const r = this.host.ip.route(wireDst, src ?? undefined);
     if (r === null) throw new SysError('ENETUNREACH', 'sendto');
+    // Linux udp_sendmsg: a broadcast destination needs SO_BROADCAST.
+    if (v4 && !sock.broadcast && this.host.ip.isBroadcast(wireDst)) throw new SysError('EACCES', 'sendto');
     if (src === null) src = r.src;
     const ip = this.host.ip;
     const hr = ip.headroom(fam);
@@ -238,25 +242,58 @@ export class UdpLayer implements IpHandler {
       this.inc(fam, 2);
       return;
     }
+    if (rx.broadcast) {
+      this.deliverBroadcast(rx, buf);
+      return;
+    }
     const sock = this.lookup(rx.dst, h.dstPort, rx.src, h.srcPort);
     if (sock === null) {
       this.inc(fam, 1);
-      if (!isMulticast(rx.dst)) this.host.ip.portUnreachable(rx);
+      this.host.ip.portUnreachable(rx);
       return;
     }
-    const cost = h.payloadLen + DATAGRAM_OVERHEAD;
+    this.enqueue(sock, rx, buf);
+  }
+
+  private enqueue(sock: UdpSocket, rx: IpRx, buf: Uint8Array): void {
+    const h = this.hdr;
+    const fam = rx.family;
+    // Linux __udp_enqueue_schedule_skb: refused once the memory already
+    // charged exceeds SO_RCVBUF.
     if (sock.queued > sock.rcvbuf) {
       this.inc(fam, 4);
       this.inc(fam, 2);
       return;
     }
-    sock.queued += cost;
+    sock.queued += h.payloadLen + DATAGRAM_OVERHEAD;
     sock.queue.push({
       data: buf.slice(h.payloadOff, h.payloadOff + h.payloadLen),
       addr: sock.family === 6 && fam === 4 ? v4Mapped(rx.src) : rx.src.slice(),
       port: h.srcPort,
     });
     this.host.wake(sock);
+  }
+
+  /**
+   * A datagram to a broadcast (or multicast) address goes to every socket on
+   * the port that is bound to the wildcard or to that address (and, when
+   * connected, to this sender); none: UdpIgnoredMulti, and never an ICMP error
+   * (Linux __udp4_lib_mcast_deliver).
+   */
+  private deliverBroadcast(rx: IpRx, buf: Uint8Array): void {
+    const h = this.hdr;
+    const list = this.ports.get(h.dstPort);
+    let n = 0;
+    if (list !== undefined) {
+      for (const s of list.slice()) {
+        if (rx.family === 4 ? s.family === 6 && s.v6only : s.family === 4) continue;
+        if (s.laddr !== null && !sameAddr(s.laddr, rx.dst)) continue;
+        if (s.raddr !== null && (!sameAddr(s.raddr, rx.src) || s.rport !== h.srcPort)) continue;
+        this.enqueue(s, rx, buf);
+        n++;
+      }
+    }
+    if (n === 0) this.host.counters.inc(this.ignoredMulti);
   }
 
   /**

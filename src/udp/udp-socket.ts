@@ -43,6 +43,8 @@ export class UdpSocket implements Wakeable {
   rport = 0;
   reuseAddr = false;
   reusePort = false;
+  /** SO_BROADCAST: may send to a broadcast address. */
+  broadcast = false;
   /** IPV6_V6ONLY; default net.ipv6.bindv6only. */
   v6only: boolean;
   /** IP_TTL / IPV6_UNICAST_HOPS; -1 = the sysctl default. */

@@ -223,3 +223,49 @@ test('UDP receive queue is bounded by SO_RCVBUF: the excess is dropped and count
   assert.equal(b.counters.get('UdpInErrors'), dropped);
   assert.equal(b.counters.get('UdpInDatagrams'), n);
 });
+
+test('UDP broadcast: SO_BROADCAST needed to send; every wildcard socket on the port receives; no ICMP', () => {
+  const { world, a, b } = twoStacks();
+  const s1 = b.socket('udp', 4);
+  s1.reuseAddr = true;
+  s1.bind(null, 6767);
+  const s2 = b.socket('udp', 4);
+  s2.reuseAddr = true;
+  s2.bind(null, 6767);
+  const specific = b.socket('udp', 4);
+  specific.reuseAddr = true; // (without it: EADDRINUSE against the wildcards, as Linux)
+  specific.bind('198.18.0.2', 6767);
+  const cli = a.socket('udp', 4);
+  assert.throws(
+    () => cli.sendto(enc('all'), '198.18.0.255', 6767),
+    (e) => isSysError(e, 'EACCES'),
+  );
+  cli.broadcast = true;
+  cli.sendto(enc('all'), '198.18.0.255', 6767);
+  cli.sendto(enc('nobody'), '198.18.0.255', 6868);
+  world.run({ until: 20 });
+  assert.equal(dec(s1.recv()), 'all');
+  assert.equal(dec(s2.recv()), 'all');
+  assert.throws(
+    () => specific.recv(),
+    (e) => isSysError(e, 'EAGAIN'),
+  );
+  assert.equal(b.counters.get('IpExtInBcastPkts'), 2);
+  assert.equal(b.counters.get('UdpIgnoredMulti'), 1);
+  assert.equal(b.counters.get('UdpNoPorts'), 0);
+  assert.equal(b.counters.get('IcmpOutMsgs'), 0, 'no ICMP about broadcasts');
+});
+
+test('ICMP echo to a broadcast address: ignored by default (icmp_echo_ignore_broadcasts), else answered from a unicast address', () => {
+  const { world, a, b } = twoStacks();
+  const got: string[] = [];
+  a.onEchoReply = (r) => got.push(formatAddr(r.from));
+  a.ping('198.18.0.255', 1, 1);
+  world.run({ until: 20 });
+  assert.deepEqual(got, []);
+  assert.equal(b.counters.get('IcmpInErrors'), 1);
+  b.sysctl.set('net.ipv4.icmp_echo_ignore_broadcasts', 0);
+  a.ping('198.18.0.255', 1, 2);
+  world.run({ until: 40 });
+  assert.deepEqual(got, ['198.18.0.2']);
+});
