@@ -5,8 +5,11 @@
  * Timers are integer handles, not objects: a compact owner (a TIME_WAIT
  * entry, a control block) keeps one number. All per-timer state lives in
  * typed arrays (struct of arrays): deadline, intrusive doubly-linked list
- * links, handler index and one data number: 28 bytes per timer. Arm,
- * re-arm and cancel are O(1) (unlink + link); capacity doubles when full.
+ * links, handler index, arm sequence and one data number, packed in one
+ * 32-byte record per timer. Arm, re-arm and cancel are O(1) (unlink +
+ * link); re-arming later, the common case (a retransmission timer restarted
+ * on every ACK), only records the new deadline and the timer moves when its
+ * old slot comes up. Capacity doubles when full.
  *
  * Granularity (like Linux jiffies): a timer with deadline `d` belongs to tick
  * `ceil(d)`; `advance(now)` fires every timer whose tick is <= floor(now).
@@ -64,7 +67,7 @@ export class TimerWheel {
    * One 32-byte record per timer (and per list sentinel), so that touching a
    * timer costs one cache line, not five: at 1M timers the wheel is bound by
    * memory latency. Float64 view: [deadline, data, -, -]; Int32 view:
-   * [-, -, -, -, next, prev, handler index (FREE when not allocated), -].
+   * [-, -, -, -, next, prev, handler index (FREE when not allocated), arm sequence].
    */
   private buf: ArrayBuffer;
   private f64: Float64Array;
@@ -88,6 +91,8 @@ export class TimerWheel {
   /** A safe early bound for nextDeadline(), or STALE when it must be recomputed. */
   private cachedNext = STALE;
   private inAdvance = false;
+  /** Counts arm() calls: the tie-break between equal deadlines. */
+  private armSeq = 0;
   private scratch = new Int32Array(64);
 
   /** `now`: the time the wheel starts at (the owner's clock). */
@@ -172,8 +177,23 @@ export class TimerWheel {
    */
   arm(h: number, deadline: number): void {
     this.check(h);
-    if (Number.isNaN(deadline)) throw new RangeError('TimerWheel.arm: deadline is NaN');
-    if (this.i32[(h << 3) + 4] !== NOT_LINKED) this.unlink(h);
+    if (!(deadline < HORIZON)) {
+      throw new RangeError(`TimerWheel.arm: deadline ${deadline} is not a time before 2^50 ms`);
+    }
+    const r = h << 3;
+    this.i32[r + 7] = this.armSeq++ | 0;
+    if (this.i32[r + 4] !== NOT_LINKED) {
+      if (deadline >= this.f64[h << 2]) {
+        // Re-armed later (TCP restarting its RTO on every ACK): leave the
+        // timer where it is and only record the new deadline; when its
+        // current slot comes up, it moves on instead of firing. This touches
+        // one cache line instead of three (the list neighbours).
+        this.f64[h << 2] = deadline;
+        return;
+      }
+      this.unlinkNode(h);
+      this.armed--;
+    }
     this.f64[h << 2] = deadline;
     this.insert(h, deadline);
     this.armed++;
@@ -272,15 +292,19 @@ export class TimerWheel {
   }
 
   private unlink(h: number): void {
+    this.unlinkNode(h);
+    this.armed--;
+    // A cancel can only move the true next deadline later, so a cached value
+    // stays a safe early bound; an emptied slot bit is cleared lazily.
+  }
+
+  private unlinkNode(h: number): void {
     const n = this.i32[(h << 3) + 4];
     const p = this.i32[(h << 3) + 5];
     this.i32[(p << 3) + 4] = n;
     this.i32[(n << 3) + 5] = p;
     this.i32[(h << 3) + 4] = NOT_LINKED;
     this.i32[(h << 3) + 5] = NOT_LINKED;
-    this.armed--;
-    // A cancel can only move the true next deadline later, so a cached value
-    // stays a safe early bound; an emptied slot bit is cleared lazily.
   }
 
   private pushBack(list: number, h: number): void {
@@ -417,7 +441,11 @@ export class TimerWheel {
     this.spliceAll(slot0, FIRING);
   }
 
-  /** Sort FIRING by deadline if needed, then fire it from the front. */
+  /**
+   * Sort FIRING by (deadline, arming order) if needed, then fire it from the
+   * front. A timer whose deadline moved later (lazy re-arm, possibly by a
+   * handler of this very batch) goes back into the wheel instead.
+   */
   private fireBatch(now: number): void {
     const i32 = this.i32;
     const f64 = this.f64;
@@ -426,23 +454,28 @@ export class TimerWheel {
     // Usually already in order (one deadline per tick, or armed in order).
     let sorted = true;
     let n = 0;
-    let prevD = -Infinity;
+    let prev = -1;
     for (; h !== FIRING; h = i32[(h << 3) + 4]) {
-      const d = f64[h << 2];
-      if (d < prevD) sorted = false;
-      prevD = d;
+      if (prev >= 0 && before(f64, i32, h, prev)) sorted = false;
+      prev = h;
       n++;
     }
     if (!sorted) this.sortFiring(n);
     for (;;) {
       h = this.i32[(FIRING << 3) + 4];
       if (h === FIRING) break;
+      const d = this.f64[h << 2];
+      if (Math.ceil(d) > this.cur) {
+        this.unlinkNode(h);
+        this.insert(h, d);
+        continue;
+      }
       this.unlink(h);
       this.handlers[this.i32[(h << 3) + 6]].onTimer(this.f64[(h << 2) + 1], h, now);
     }
   }
 
-  /** Stable sort of the n timers in FIRING by deadline: ties keep arming order. */
+  /** Sort the n timers in FIRING by deadline, ties by arming order. */
   private sortFiring(n: number): void {
     const f64 = this.f64;
     const i32 = this.i32;
@@ -454,9 +487,8 @@ export class TimerWheel {
       // Insertion sort: batches are a handful of timers per tick.
       for (let i = 1; i < n; i++) {
         const h = s[i];
-        const d = f64[h << 2];
         let j = i - 1;
-        while (j >= 0 && f64[s[j] << 2] > d) {
+        while (j >= 0 && before(f64, i32, h, s[j])) {
           s[j + 1] = s[j];
           j--;
         }
@@ -464,11 +496,21 @@ export class TimerWheel {
       }
     } else {
       const arr = Array.from(s.subarray(0, n));
-      arr.sort((a, b) => f64[a << 2] - f64[b << 2]); // Array.prototype.sort is stable
+      arr.sort((a, b) => (before(f64, i32, a, b) ? -1 : before(f64, i32, b, a) ? 1 : 0));
       s.set(arr);
     }
     i32[(FIRING << 3) + 4] = FIRING;
     i32[(FIRING << 3) + 5] = FIRING;
     for (let i = 0; i < n; i++) this.pushBack(FIRING, s[i]);
   }
+}
+
+/**
+ * Firing order: earlier deadline first; equal deadlines in arming order (a
+ * 32-bit arm sequence compared with wrap-around, like TCP sequence numbers).
+ */
+function before(f64: Float64Array, i32: Int32Array, a: number, b: number): boolean {
+  const da = f64[a << 2];
+  const db = f64[b << 2];
+  return da < db || (da === db && ((i32[(a << 3) + 7] - i32[(b << 3) + 7]) | 0) < 0);
 }

@@ -192,6 +192,61 @@ describe('TimerWheel basics', () => {
     assert.equal(w.allocatedCount, 2);
   });
 
+  test('a handler re-arming a not-yet-fired timer of its batch later moves it, earlier fires it in order', () => {
+    const w = new TimerWheel(0);
+    const fired: [number, number][] = [];
+    const hs: number[] = [];
+    const handler: TimerHandler = {
+      onTimer(data, _h, now) {
+        fired.push([data, now]);
+        if (data === 0) {
+          w.arm(hs[1], 50); // later: must not fire in this batch
+          w.arm(hs[2], 10.05); // earlier than its 10.9, still this tick
+        }
+      },
+    };
+    for (let i = 0; i < 3; i++) hs.push(w.alloc(handler, i));
+    w.arm(hs[0], 10.1);
+    w.arm(hs[1], 10.5);
+    w.arm(hs[2], 10.9);
+    w.advance(10);
+    assert.equal(fired.length, 0);
+    w.advance(11);
+    // hs[2] re-armed for 10.05 (ceil 11, not past) during the batch: next advance.
+    assert.deepEqual(fired, [[0, 11]]);
+    assert.equal(w.isArmed(hs[2]), true);
+    w.advance(11);
+    assert.deepEqual(fired, [
+      [0, 11],
+      [2, 11],
+    ]);
+    assert.equal(w.deadline(hs[1]), 50);
+    w.advance(49);
+    assert.equal(fired.length, 2);
+    w.advance(50);
+    assert.deepEqual(fired[2], [1, 50]);
+  });
+
+  test('re-arming later many times (RTO restarts) fires once, at the last deadline', () => {
+    const w = new TimerWheel(0);
+    const r = recorder();
+    const h = w.alloc(r, 1);
+    let now = 0;
+    for (let i = 0; i < 1000; i++) {
+      w.arm(h, now + 200);
+      now += 3;
+      w.advance(now);
+    }
+    assert.equal(r.fired.length, 0);
+    let steps = 0;
+    while (w.size > 0 && steps++ < 100) w.advance((now = w.nextDeadline()));
+    assert.deepEqual(
+      r.fired.map((f) => f.now),
+      [3000 - 3 + 200],
+    );
+    assert.ok(steps <= 4, `${steps} advances`);
+  });
+
   test('handles are reused after free; using a freed handle throws', () => {
     const w = new TimerWheel(0);
     const r = recorder();
