@@ -11,10 +11,16 @@
  *     bytes, lie above it. `lossEdge` is the lowest SACKed range start for
  *     which that holds; every hole below it is lost.
  *   - Recovery starts when the first hole is lost or `dupThresh` duplicate
- *     ACKs arrived (§5): ssthresh from the congestion control, cwnd =
- *     ssthresh, RecoveryPoint = snd_nxt, the first hole is retransmitted at
- *     once (§5 step 4.3); then the core's send loop sends while
- *     pipe < cwnd: lost holes first (NextSeg rule 1), else new data.
+ *     ACKs arrived (§5): ssthresh from the congestion control,
+ *     RecoveryPoint = snd_nxt, the first hole is retransmitted at once (§5
+ *     step 4.3); then the core's send loop sends while pipe < cwnd: lost
+ *     holes first (NextSeg rule 1), else new data.
+ *   - During recovery cwnd follows Proportional Rate Reduction (RFC 6937,
+ *     the slow-start reduction bound, as Linux does): on each ACK
+ *     cwnd = pipe + sndcnt, where sndcnt lets out data in proportion to
+ *     what was delivered (ssthresh / RecoverFS) while pipe is above
+ *     ssthresh, and grows pipe back towards ssthresh (by at most what was
+ *     delivered + 1 MSS) once below; at the end cwnd = ssthresh.
  *   - pipe (SetPipe, §4) = bytes outstanding − SACKed − lost + lost bytes
  *     already retransmitted.
  *   - Recovery ends when the cumulative ACK covers RecoveryPoint. A new
@@ -26,9 +32,7 @@
  *     without progress drops the scoreboard in case the receiver reneged
  *     (RFC 2018 §8: SACKed data may be discarded by the receiver).
  *
- * Known differences from Linux: Linux spreads the window reduction over
- * the recovery round trip with PRR (RFC 6937) where this waits until pipe
- * falls below the halved cwnd, and it detects lost retransmissions with
+ * Known difference from Linux: Linux detects lost retransmissions with
  * RACK (RFC 8985) where this relies on the RTO.
  */
 import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqSub } from '../../wire/seq.js';
@@ -56,6 +60,12 @@ export class SackRecovery implements LossRecovery {
   private mss = 536;
   /** snd_una at the last RTO, to spot a second RTO without progress. */
   private rtoUna = -1;
+  // PRR state (RFC 6937): bytes delivered since recovery started, bytes in
+  // flight when it started, snd_nxt then, bytes retransmitted since.
+  private prrDelivered = 0;
+  private recoverFS = 0;
+  private nxtAtEntry = 0;
+  private rtxSinceEntry = 0;
 
   constructor(cc: CongestionControl, dupThresh = 3) {
     this.cc = cc;
@@ -191,11 +201,13 @@ export class SackRecovery implements LossRecovery {
       switch (this.caState) {
         case CaState.Recovery:
           if (seqGeq(una, this.recover)) {
+            // RFC 6937: the reduction ends at ssthresh.
+            cc.cwnd = Math.max(1, Math.min(cc.ssthresh, cc.cwndClamp));
             this.caState = CaState.Open;
             this.dupAcks = 0;
             cc.onExitRecovery(ev.now);
             out.exited = true;
-          }
+          } else this.prr(ev, ev.ackedBytes + newlySacked);
           return;
         case CaState.Loss:
           cc.onAck(ev);
@@ -211,29 +223,58 @@ export class SackRecovery implements LossRecovery {
           cc.onAck(ev);
           // New data ACKed, yet the next hole may already be lost.
           if (this.count > 0 && seqGt(this.lossEdge(una), una) && seqGeq(una, this.recover))
-            this.enter(ev, out);
+            this.enter(ev, out, ev.ackedBytes + newlySacked);
           return;
       }
     }
     if (ev.isDup || newlySacked > 0) this.dupAcks++;
-    if (this.caState === CaState.Recovery || this.caState === CaState.Loss) return;
+    if (this.caState === CaState.Recovery) {
+      this.prr(ev, newlySacked);
+      return;
+    }
+    if (this.caState === CaState.Loss) return;
     if (this.count === 0 && !ev.isDup) return;
     this.caState = CaState.Disorder;
     const lost = this.count > 0 && seqGt(this.lossEdge(una), una);
-    if ((lost || this.dupAcks >= this.dupThresh) && seqGeq(una, this.recover)) this.enter(ev, out);
+    if ((lost || this.dupAcks >= this.dupThresh) && seqGeq(una, this.recover))
+      this.enter(ev, out, newlySacked);
   }
 
-  private enter(ev: AckEvent, out: RecoveryAction): void {
+  private enter(ev: AckEvent, out: RecoveryAction, delivered: number): void {
     const cc = this.cc;
     this.recover = ev.sndNxt;
     cc.ssthresh = cc.ssthreshOnLoss(ev.inFlightSegs);
-    cc.cwnd = Math.min(cc.ssthresh, cc.cwndClamp);
     this.caState = CaState.Recovery;
     this.highRxt = ev.ack;
+    this.prrDelivered = 0;
+    this.recoverFS = Math.max(1, seqSub(ev.sndNxt, ev.sndUna));
+    this.nxtAtEntry = ev.sndNxt;
+    this.rtxSinceEntry = 0;
     cc.onEnterRecovery(ev.now);
+    this.prr(ev, delivered);
     out.retransmitSeq = ev.ack;
     out.restartRto = true;
     out.entered = true;
+  }
+
+  /** RFC 6937 §3 on an ACK during recovery that delivered `delivered` bytes: set cwnd = pipe + sndcnt. */
+  private prr(ev: AckEvent, delivered: number): void {
+    const cc = this.cc;
+    const mss = this.mss;
+    this.prrDelivered += delivered;
+    const pipe = this.inFlightBytes(ev.ack, ev.sndNxt);
+    const prrOut = seqSub(ev.sndNxt, this.nxtAtEntry) + this.rtxSinceEntry;
+    const ssthresh = cc.ssthresh * mss;
+    let sndcnt: number;
+    if (pipe > ssthresh) {
+      sndcnt = Math.ceil((this.prrDelivered * ssthresh) / this.recoverFS) - prrOut;
+    } else {
+      // Slow-start reduction bound.
+      const limit = Math.max(this.prrDelivered - prrOut, delivered) + mss;
+      sndcnt = Math.min(ssthresh - pipe, limit);
+    }
+    if (sndcnt < 0) sndcnt = 0;
+    cc.cwnd = Math.max(1, Math.min(Math.ceil((pipe + sndcnt) / mss), cc.cwndClamp));
   }
 
   onRto(sndUna: number, sndNxt: number, inFlightSegs: number, firstExpiry: boolean, now: number): void {
@@ -257,12 +298,16 @@ export class SackRecovery implements LossRecovery {
   onRetransmit(seq: number, len: number): void {
     const end = seqAdd(seq, len);
     if (seqGt(end, this.highRxt)) this.highRxt = end;
+    if (this.caState === CaState.Recovery) this.rtxSinceEntry += len;
   }
 
   sendWindowSegs(): number {
     const cwnd = this.cc.cwnd;
-    // Limited Transmit (RFC 3042) before recovery starts.
-    if (this.caState === CaState.Disorder) return cwnd + Math.min(this.dupAcks, 2);
+    // Limited Transmit (RFC 3042) before recovery starts. With SACK
+    // information pipe already leaves out the SACKed segments, which is
+    // how Linux lets new data out in Disorder; only bare duplicate ACKs
+    // need the explicit allowance.
+    if (this.caState === CaState.Disorder && this.count === 0) return cwnd + Math.min(this.dupAcks, 2);
     return cwnd;
   }
 

@@ -65,7 +65,8 @@ test('one hole: recovery starts when more than 2 MSS are SACKed above it (RFC 66
   let a = s.ack(s.una, [[1, 2]]);
   assert.equal(a.entered, false);
   assert.equal(s.rec.caState, CaState.Disorder);
-  assert.equal(s.rec.sendWindowSegs(), 11); // Limited Transmit
+  // Limited Transmit: the SACKed segment left the network, one new one may go.
+  assert.equal(s.rec.sendWindowSegs() * MSS - s.rec.inFlightBytes(s.una, s.nxt), MSS);
   a = s.ack(s.una, [[1, 3]]);
   assert.equal(a.entered, false);
   a = s.ack(s.una, [[1, 4]]);
@@ -73,15 +74,71 @@ test('one hole: recovery starts when more than 2 MSS are SACKed above it (RFC 66
   assert.equal(a.retransmitSeq, s.seg(0));
   assert.equal(s.rec.caState, CaState.Recovery);
   assert.equal(s.cc.ssthresh, 5);
-  assert.equal(s.cc.cwnd, 5); // RFC 6675: no inflation, pipe does the accounting
   assert.equal(s.rec.recover, s.nxt);
   s.rec.onRetransmit(s.seg(0), MSS);
   // pipe = 10 out − 3 SACKed − 1 lost + 1 resent
   assert.equal(s.rec.inFlightBytes(s.una, s.nxt), 7 * MSS);
   assert.equal(s.rec.nextRetransmit(s.una, s.nxt), -1);
-  // More SACKs shrink the pipe; below cwnd the core may send new data.
-  s.ack(s.una, [[1, 8]]);
-  assert.equal(s.rec.inFlightBytes(s.una, s.nxt), 3 * MSS);
+});
+
+/** The core's send loop (see recovery/types.ts): returns segments sent. */
+function sendLoop(s: Sender, maxNew = 100): number {
+  let n = 0;
+  while (s.rec.inFlightBytes(s.una, s.nxt) < s.rec.sendWindowSegs() * MSS && n < 100) {
+    const q = s.rec.nextRetransmit(s.una, s.nxt);
+    if (q >= 0) s.rec.onRetransmit(q, MSS);
+    else if (maxNew-- > 0) s.send(1);
+    else break;
+    n++;
+  }
+  return n;
+}
+
+test('PRR (RFC 6937): cwnd = pipe + sndcnt brings the flight down to ssthresh smoothly', () => {
+  const s = new Sender();
+  s.cc.cwnd = 20;
+  s.send(20);
+  // Segment 0 lost; SACKs for 1.. arrive one by one and the sender keeps sending.
+  const cwnds: number[] = [];
+  const sent: number[] = [];
+  for (let i = 2; i <= 20; i++) {
+    const a = s.ack(s.una, [[1, i]]);
+    if (a.retransmitSeq >= 0) s.rec.onRetransmit(a.retransmitSeq, MSS);
+    cwnds.push(s.cc.cwnd);
+    sent.push(sendLoop(s));
+  }
+  assert.equal(s.cc.ssthresh, 10);
+  assert.deepEqual(cwnds.slice(0, 2), [20, 20]); // Disorder: cwnd unchanged (Limited Transmit sends 1 each)
+  assert.deepEqual(sent.slice(0, 2), [1, 1]);
+  // After entering: no inflation, cwnd falls steadily to ssthresh.
+  const after = cwnds.slice(2);
+  for (let i = 1; i < after.length; i++) assert.ok(after[i] <= after[i - 1], `non-increasing: ${after}`);
+  assert.equal(after[after.length - 1], 10);
+  assert.equal(s.rec.inFlightBytes(s.una, s.nxt), 10 * MSS);
+  // PRR lets out ssthresh/RecoverFS = 1/2 segment per delivered segment while
+  // pipe > ssthresh: 17 delivered → about 8 new segments, never a burst.
+  const duringRecovery = sent.slice(2).reduce((x, y) => x + y, 0);
+  assert.ok(duringRecovery >= 7 && duringRecovery <= 10, `sent ${duringRecovery}: ${sent}`);
+  assert.ok(Math.max(...sent) <= 2, `no burst: ${sent}`);
+  const f = s.ack(s.nxt);
+  assert.equal(f.exited, true);
+  assert.equal(s.cc.cwnd, 10);
+});
+
+test('PRR slow-start reduction bound: after heavy loss, pipe grows back towards ssthresh by delivered + 1 MSS', () => {
+  const s = new Sender();
+  s.cc.cwnd = 20;
+  s.send(20);
+  // Segments 0..11 lost; 12..19 SACKed in one ACK.
+  const a = s.ack(s.una, [[12, 20]]);
+  assert.equal(a.entered, true);
+  s.rec.onRetransmit(a.retransmitSeq, MSS);
+  // pipe = 20 − 8 SACKed − 12 lost + 1 resent = 1, below ssthresh 10:
+  // sndcnt = min(ssthresh − pipe, max(delivered − out, delivered) + MSS).
+  assert.equal(s.rec.inFlightBytes(s.una, s.nxt), 1 * MSS);
+  assert.ok(s.cc.cwnd <= 10);
+  const n = sendLoop(s);
+  assert.ok(n >= 1 && s.rec.inFlightBytes(s.una, s.nxt) <= 10 * MSS);
 });
 
 test('several holes are retransmitted in order, stepping over SACKed data (NextSeg)', () => {
