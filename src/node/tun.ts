@@ -49,6 +49,8 @@ export interface TunOptions {
   timeoutMs?: number;
   /** python3 executable. Default 'python3'. */
   python?: string;
+  /** nice value for the helper (root may go below 0 so it wakes promptly on a loaded machine). Default 0. */
+  helperNice?: number;
 }
 
 export interface TunStats {
@@ -113,6 +115,15 @@ export class TunLink implements Link {
   private slabOff = 0;
   private closed = false;
   private exited: Promise<void>;
+  private notice: Buffer = Buffer.alloc(0);
+  /** performance.now() minus CLOCK_MONOTONIC in ms (process.hrtime reads CLOCK_MONOTONIC) */
+  private readonly monoOffsetMs = performance.now() - Number(process.hrtime.bigint()) / 1e6;
+  /**
+   * When (performance.now() scale, ms) the helper saw the frames now being
+   * delivered waiting in the device: on a busy machine Node may get to them
+   * later, and a real-time user (the drill runner) wants the earlier time.
+   */
+  readyAtMs = 0;
 
   private constructor(fd: number, helper: ChildProcess, name: string, mtu: number, netns: string | null) {
     this.fd = fd;
@@ -125,8 +136,14 @@ export class TunLink implements Link {
       else helper.once('exit', () => resolve());
     });
     helper.stdout!.on('data', (chunk: Buffer) => {
-      // Each byte is one "packets are waiting" notice; one drain serves all.
-      if (chunk.length > 0) this.drain();
+      // Each 9-byte notice is 'r' + when the helper saw packets waiting; one drain serves all.
+      this.notice = this.notice.length ? Buffer.concat([this.notice, chunk]) : chunk;
+      const n = this.notice.length - (this.notice.length % 9);
+      if (n === 0) return;
+      const mono = this.notice.readBigUInt64LE(n - 8);
+      this.notice = this.notice.subarray(n);
+      this.readyAtMs = Number(mono) / 1e6 + this.monoOffsetMs;
+      this.drain();
     });
     helper.once('exit', () => {
       if (!this.closed) this.stats.rxErrors++;
@@ -154,9 +171,13 @@ export class TunLink implements Link {
     }
     let helper: ChildProcess | null = null;
     try {
-      helper = spawn(opts.python ?? 'python3', ['-c', TUN_HELPER_PY, requested], {
-        stdio: ['pipe', 'pipe', 'inherit', fd],
-      });
+      helper = spawn(
+        opts.python ?? 'python3',
+        ['-c', TUN_HELPER_PY, requested, String(opts.helperNice ?? 0)],
+        {
+          stdio: ['pipe', 'pipe', 'inherit', fd],
+        },
+      );
       const name = await readHello(helper, timeoutMs);
       let here = name;
       if (opts.netns) {

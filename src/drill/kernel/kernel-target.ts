@@ -25,6 +25,9 @@
  *   `nstat`, `sysctl` see the namespace).
  */
 
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SysError } from '../../errno.js';
 import { Netns } from '../../node/netns.js';
@@ -38,6 +41,8 @@ import type {
   TargetConfig,
   Value,
 } from '../target.js';
+import { ScriptClock } from './script-clock.js';
+import { Sniffer } from './sniffer.js';
 import { type OptValue, type SockAddrJson, SyscallHelper, type SyscallRequest } from './syscall-helper.js';
 import { decodeTcpInfo, TCP_INFO_LEN } from './tcp-info.js';
 
@@ -58,6 +63,12 @@ const BLOCKING_CALL_LIMIT_MS = 300_000;
  */
 const SETTLE_LIMIT_MS = 200;
 const SETTLE_INLINE_LIMIT_MS = 5000;
+/**
+ * When a wait for an outbound packet reaches its limit, how long (real ms) to
+ * wait for one the kernel already sent but the sniffer has not reported:
+ * costs time only when a packet is missing.
+ */
+const LATE_REPORT_GRACE_MS = 100;
 /** advanceTo() sleeps with timers until this close to the target, then yields turn by turn. */
 const SPIN_WINDOW_MS = 1.5;
 
@@ -104,6 +115,7 @@ export class KernelTarget implements Target {
   private ns: Netns | null = null;
   private tun: TunLink | null = null;
   private helper: SyscallHelper | null = null;
+  private sniffer: Sniffer | null = null;
   private config: TargetConfig | null = null;
   private outQ: OutboundPacket[] = [];
   private outHead = 0;
@@ -112,11 +124,10 @@ export class KernelTarget implements Target {
   private fds = new Map<number, number>();
   private closed = false;
   private readonly opts: KernelTargetOptions;
-  /** script ms accumulated while the clock ran (see nowUs()) */
-  private scriptMs = 0;
-  /** real time (performance.now) the clock last started running, null while it stands */
-  private runningSince: number | null = null;
-  private clockUsers = 0;
+  /** script time (see nowUs()) */
+  private readonly clock = new ScriptClock(() => performance.now());
+  /** the latest time stamped on an outbound packet, ms */
+  private lastStampMs = 0;
 
   constructor(opts: KernelTargetOptions = {}) {
     this.opts = opts;
@@ -140,17 +151,26 @@ export class KernelTarget implements Target {
       const prefix = prefixLen(config.netmaskIp, v6wire);
       this.tun = await this.ns.openTun({
         nameInNetns: 'tun0',
+        // Woken promptly on a busy machine (packetdrill itself runs SCHED_RR for its timing).
+        helperNice: -10,
         mtu: config.mtu,
         addrs: [`${config.localIp.replace(/^::ffff:/i, '')}/${prefix}`],
         timeoutMs,
       });
       this.ns.ipSync([v6wire ? '-6' : '-4', 'route', 'add', 'default', 'dev', 'tun0']);
       this.ns.execSync(['tc', 'qdisc', 'replace', 'dev', 'tun0', 'root', 'pfifo'], { timeoutMs });
-      this.tun.onReceive = (frame) => {
+      // What the kernel sends is taken from a packet socket on tun0, with the
+      // kernel's transmit time (sniffer.ts), as packetdrill does; the TUN is
+      // still read so its queue never fills, but its copies are dropped.
+      this.tun.onReceive = () => {};
+      this.sniffer = await Sniffer.start(this.ns.name, 'tun0', timeoutMs);
+      this.sniffer.onPacket = (frame, sentAtMs) => {
         if (isNoise(frame)) return;
-        this.outQ.push({ bytes: frame, timeUs: this.nowUs() });
+        const t = Math.max(this.lastStampMs, this.clock.at(sentAtMs));
+        this.lastStampMs = t;
+        this.outQ.push({ bytes: frame, timeUs: Math.round(t * 1000) });
+        this.wake?.();
       };
-      this.tun.onDrained = () => this.wake?.();
       this.helper = await SyscallHelper.start(this.ns.name, timeoutMs);
       // Warm both ends up (JIT, Python's first calls), so the script's first
       // calls take their usual ~0.1 ms and not milliseconds.
@@ -169,7 +189,8 @@ export class KernelTarget implements Target {
       await this.close();
       throw e;
     }
-    this.scriptMs = 0;
+    this.clock.reset();
+    this.lastStampMs = 0;
   }
 
   /**
@@ -184,43 +205,61 @@ export class KernelTarget implements Target {
    * run of `+0` lines (socket, bind, listen, `< S`, `> S.`) would miss the
    * 4 ms tolerance. The kernel's own timers run in real time throughout, so
    * a timer that spans such work fires that much early in script time, as
-   * it does under packetdrill's anchoring.
+   * it does under packetdrill's anchoring. Likewise a wait that wakes late
+   * (timer granularity, a loaded machine) ends at the time asked for, and
+   * an outbound packet carries the time the TUN helper saw it, not the time
+   * Node got round to reading it (ScriptClock maps one to the other).
    */
   nowUs(): number {
-    const running = this.runningSince === null ? 0 : performance.now() - this.runningSince;
-    return Math.round((this.scriptMs + running) * 1000);
-  }
-
-  private clockRun(): void {
-    if (this.clockUsers++ === 0) this.runningSince = performance.now();
-  }
-
-  private clockStop(): void {
-    if (--this.clockUsers === 0 && this.runningSince !== null) {
-      this.scriptMs += performance.now() - this.runningSince;
-      this.runningSince = null;
-    }
-  }
-
-  private queued(): boolean {
-    return this.outHead < this.outQ.length;
+    return Math.round(this.clock.nowMs() * 1000);
   }
 
   async advanceTo(tUs: number, stopOnOutbound = false): Promise<void> {
-    this.clockRun();
+    const entryMs = this.clock.nowMs();
+    this.clock.run();
+    let byOutbound = false;
     try {
-      await this.waitUntil(tUs, stopOnOutbound);
+      byOutbound = await this.waitUntil(tUs, stopOnOutbound);
+      if (!byOutbound && stopOnOutbound && !this.closed) {
+        // A packet the kernel sent before tUs may not have reached us yet (the
+        // sniffer or Node ran late): give it a moment. It carries the kernel's
+        // send time, so one sent after tUs still shows as late.
+        byOutbound = await this.waitQueued(performance.now() + LATE_REPORT_GRACE_MS);
+      }
     } finally {
-      this.clockStop();
+      // Waking late (a loaded machine, timer granularity) is not script time:
+      // stop at the time asked for, or at the packet that ended the wait.
+      const target = byOutbound ? this.lastStampMs : tUs / 1000;
+      this.clock.stop(Math.max(entryMs, target, this.lastStampMs));
     }
   }
 
-  private async waitUntil(tUs: number, stopOnOutbound: boolean): Promise<void> {
+  /** Waits in real time until `untilReal` (performance.now() ms) or an outbound packet; true for the packet. */
+  private async waitQueued(untilReal: number): Promise<boolean> {
+    while (!this.queued() && !this.closed) {
+      const left = untilReal - performance.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left);
+        const self = this;
+        function done() {
+          clearTimeout(timer);
+          self.wake = null;
+          resolve();
+        }
+        this.wake = done;
+      });
+    }
+    return this.queued();
+  }
+
+  /** Waits until script time `tUs`; true when it stopped early for an outbound packet. */
+  private async waitUntil(tUs: number, stopOnOutbound: boolean): Promise<boolean> {
     for (;;) {
-      if (this.closed) return;
+      if (this.closed) return false;
+      if (stopOnOutbound && this.queued()) return true;
       const remainingMs = (tUs - this.nowUs()) / 1000;
-      if (remainingMs <= 0) return;
-      if (stopOnOutbound && this.queued()) return;
+      if (remainingMs <= 0) return false;
       await new Promise<void>((resolve) => {
         let timer: NodeJS.Timeout | null = null;
         const done = () => {
@@ -235,6 +274,10 @@ export class KernelTarget implements Target {
         else setImmediate(done);
       });
     }
+  }
+
+  private queued(): boolean {
+    return this.outHead < this.outQ.length;
   }
 
   takeOutbound(): OutboundPacket | null {
@@ -277,11 +320,16 @@ export class KernelTarget implements Target {
     if (!this.ns || !this.config) throw new SysError('EBADF', 'shell', 'kernel target not started');
     const r = await this.ns.shell(command, {
       timeoutMs: this.opts.shellTimeoutMs ?? 30000,
-      env: { ...process.env, ...this.config.defines },
+      // nstat keeps its history per user in /tmp: give each namespace its own.
+      env: { ...process.env, NSTAT_HISTORY: this.nstatHistory(), ...this.config.defines },
       cwd: this.config.cwd,
     });
     const status = r.code ?? 128 + (r.signal === 'SIGKILL' ? 9 : 15);
     return { status, stdout: r.stdout, stderr: r.timedOut ? `${r.stderr}(timed out)\n` : r.stderr };
+  }
+
+  private nstatHistory(): string {
+    return join(tmpdir(), `${this.ns?.name ?? 'usnet-drill'}.nstat`);
   }
 
   // ---- system calls ----
@@ -507,17 +555,26 @@ export class KernelTarget implements Target {
     if (this.closed) return;
     this.closed = true;
     this.wake?.();
-    try {
-      await this.helper?.close();
-    } finally {
+    // Each step runs even if one before it failed; the namespace goes last, always.
+    const steps: Array<() => Promise<void> | void> = [
+      () => this.helper?.close(),
+      () => this.sniffer?.close(),
+      () => this.tun?.close(),
+      () => rmSync(this.nstatHistory(), { force: true }),
+    ];
+    let first: unknown = null;
+    for (const step of steps) {
       try {
-        await this.tun?.close();
-      } finally {
-        this.ns?.delete();
-        this.helper = null;
-        this.tun = null;
+        await step();
+      } catch (e) {
+        first ??= e;
       }
     }
+    this.ns?.delete();
+    this.helper = null;
+    this.sniffer = null;
+    this.tun = null;
+    if (first) throw first;
   }
 }
 

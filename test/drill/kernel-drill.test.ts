@@ -1,0 +1,51 @@
+// Every packetdrill script under test/drill/ run against the Linux kernel
+// (`usnet drill --target kernel`): a fresh namespace + TUN per script, real
+// time. Needs root, /dev/net/tun, ip and python3; skipped with the reason
+// otherwise (CI runs as root). Scripts marked `usnet-only` are reported as
+// not run. Set USNET_DRILL_FILTER=substring to run a subset.
+import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { defaultConfig } from '../../src/drill/config.js';
+import { runOne } from '../../src/drill/drill.js';
+import { kernelTestsAvailable, liveNetns } from '../../src/node/netns.js';
+
+const avail = kernelTestsAvailable();
+const skip = avail.ok ? false : `kernel drill runs need root, /dev/net/tun, ip and python3: ${avail.reason}`;
+const root = import.meta.dirname;
+const filter = process.env.USNET_DRILL_FILTER ?? '';
+
+function scripts(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) scripts(p, out);
+    else if (name.endsWith('.pkt') && p.includes(filter)) out.push(p);
+  }
+  return out;
+}
+
+const files = scripts(root);
+
+test('the kernel drill corpus is not empty', { skip }, () => {
+  assert.ok(files.length > 0, `no .pkt scripts under ${root}${filter ? ` matching ${filter}` : ''}`);
+});
+
+for (const file of files) {
+  const name = relative(root, file);
+  // Real time: a script runs as long as its timeline (TIME_WAIT scripts take a minute).
+  test(`kernel: ${name}`, { skip, timeout: 180_000 }, async (t) => {
+    const before = new Set(liveNetns());
+    const r = await runOne(file, { target: 'kernel', config: defaultConfig() });
+    if (r.notRun) {
+      t.skip(`not for the kernel target (${r.notRun})`);
+      return;
+    }
+    assert.ok(r.ok, r.error ?? 'failed');
+    // The runner closed the target: its namespace is gone.
+    assert.deepEqual(
+      liveNetns().filter((n) => !before.has(n)),
+      [],
+    );
+  });
+}
