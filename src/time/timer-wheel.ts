@@ -4,9 +4,9 @@
  *
  * Timers are integer handles, not objects: a compact owner (a TIME_WAIT
  * entry, a control block) keeps one number. All per-timer state lives in
- * typed arrays (struct of arrays): deadline, intrusive doubly-linked list
- * links, handler index, arm sequence and one data number, packed in one
- * 32-byte record per timer. Arm, re-arm and cancel are O(1) (unlink +
+ * one typed-array buffer: deadline, intrusive doubly-linked list links,
+ * handler index, arm sequence and one data number, packed in one 32-byte
+ * record per timer. Arm, re-arm and cancel are O(1) (unlink +
  * link); re-arming later, the common case (a retransmission timer restarted
  * on every ACK), only records the new deadline and the timer moves when its
  * old slot comes up. Capacity doubles when full.
@@ -21,14 +21,14 @@
  * current one: this keeps a handler that re-arms itself for "now" from
  * looping forever inside advance().
  *
- * Levels: 5 levels of 1024 slots (10 bits each) cover 2^50 ms ahead of the
- * current tick. Wide levels mean few cascades: every timer up to 17 minutes
- * out (RTO, delayed ACK, TIME_WAIT, FIN_WAIT2) cascades at most once. A timer sits at the level of the highest
- * 6-bit digit in which its tick differs from the current tick; when the
- * current tick reaches the start of its slot, it cascades one level down.
- * Each timer cascades at most 4 times over its life; advance() jumps straight
- * to the next non-empty slot using a two-level occupancy bitmap per level, so a
- * jump over an hour of idle time costs a few bitmap scans, not 3.6M ticks.
+ * Levels: 5 levels of 1024 slots (10 bits each) cover ticks up to 2^50 ms.
+ * A timer sits at the level of the highest 10-bit digit in which its tick
+ * differs from the current tick; when the current tick reaches the start of
+ * its slot, it cascades down. Wide levels mean few cascades: a timer up to
+ * 17 minutes out (RTO, delayed ACK, TIME_WAIT, FIN_WAIT2) cascades at most
+ * once, any timer at most 4 times. advance() jumps straight to the next
+ * non-empty slot using a two-level occupancy bitmap per level, so a jump
+ * over an hour of idle time costs a few bitmap scans, not 3.6M ticks.
  */
 
 /** Shared by many timers; `data` tells the handler which one fired. */
@@ -53,10 +53,6 @@ const FIRST_HANDLE = FIRING + 1;
 const NOT_LINKED = -1;
 const FREE = -1;
 
-/** Index of the lowest set bit of a non-zero 32-bit integer. */
-function ctz(x: number): number {
-  return 31 - Math.clz32(x & -x);
-}
 const STALE = -1;
 /** Bytes per timer record. */
 const RECORD = 32;
@@ -513,4 +509,9 @@ function before(f64: Float64Array, i32: Int32Array, a: number, b: number): boole
   const da = f64[a << 2];
   const db = f64[b << 2];
   return da < db || (da === db && ((i32[(a << 3) + 7] - i32[(b << 3) + 7]) | 0) < 0);
+}
+
+/** Index of the lowest set bit of a non-zero 32-bit integer. */
+function ctz(x: number): number {
+  return 31 - Math.clz32(x & -x);
 }
