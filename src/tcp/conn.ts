@@ -10,6 +10,7 @@ import { createCongestionControl } from './congestion/registry.js';
 import { newAckEvent } from './congestion/types.js';
 import { curWindow, fullSpace, winFromSpace } from './output.js';
 import { NewReno } from './recovery/newreno.js';
+import { SackRecovery } from './recovery/sack.js';
 import { newRecoveryAction } from './recovery/types.js';
 import { RttEstimator } from './rtt.js';
 import { TcpState } from './state.js';
@@ -122,10 +123,13 @@ export function established(L: TcpLayer, t: Tcb): void {
   const now = L.now;
   (t.rtt as RttEstimator).afterHandshake(t.totalRetrans > 0);
   t.cc?.init(now);
+  // SACK-permitted negotiated: RFC 6675 recovery instead of NewReno.
+  if (t.sackOk && t.cc !== null && !(t.rec instanceof SackRecovery))
+    t.rec = new SackRecovery(t.cc, L.sysctl.v['net.ipv4.tcp_reordering']);
   t.rec?.init(t.sndUna, now);
   t.retransmits = 0;
   t.totalRto = 0;
-  t.retransStamp = 0;
+  t.retransStamp = -1;
   t.lastRecv = now;
   t.lastAckRecv = now;
   t.rcvMss = Math.min(t.advMss, MSS_DEFAULT, Math.max(88, curWindow(t) >> 1));

@@ -39,7 +39,7 @@ export function tcpInfo(t: Tcb, now: number): Record<string, number> {
     tcpi_fackets: 0,
     tcpi_last_data_sent: t.lastSend > 0 ? Math.round(now - t.lastSend) : 0,
     tcpi_last_ack_sent: 0,
-    tcpi_last_data_recv: t.lastDataRecv > 0 ? Math.round(now - t.lastDataRecv) : 0,
+    tcpi_last_data_recv: Number.isFinite(t.lastDataRecv) ? Math.round(now - t.lastDataRecv) : 0,
     tcpi_last_ack_recv: t.lastAckRecv > 0 ? Math.round(now - t.lastAckRecv) : 0,
     tcpi_pmtu: t.advMss + (t.family === 4 ? 40 : 60),
     tcpi_rcv_ssthresh: t.rcvSsthresh,

@@ -97,7 +97,6 @@ function synSent(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
     rttFromHandshake(L, t, h);
     established(L, t);
     // Linux answers the SYN-ACK with an ACK at once and starts with quick-ACKs.
-    t.lastDataRecv = 0;
     incrQuickAck(t, MAX_QUICKACKS);
     t.ato = ATO_MIN;
     sendAck(L, t);
@@ -334,7 +333,7 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
     }
     if (r >= 0 && t.rtt !== null) t.rtt.sample(r, now, t.sndUna, t.sndNxt);
     t.retransmits = 0;
-    t.retransStamp = 0;
+    t.retransStamp = -1;
     L.wake(t);
   }
   // Any acceptable ACK answers outstanding probes (Linux tcp_ack: probes_out = 0, rcv_tstamp).
@@ -348,7 +347,9 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
     t.flight > 0 &&
     ack === prior;
   const rec = t.rec;
-  if (rec !== null && t.cc !== null && (acked > 0 || isDup)) {
+  // SACK blocks go to the recovery module on any ACK (RFC 6675: new SACK information counts like a duplicate).
+  const sacks = t.sackOk ? h.sackCount : 0;
+  if (rec !== null && t.cc !== null && (acked > 0 || isDup || sacks > 0)) {
     const ev = t.ackEv;
     const act = t.recAct;
     if (ev !== null && act !== null) {
@@ -360,6 +361,8 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       ev.ackedSegs = acked > 0 ? Math.ceil(acked / t.mss) : 0;
       ev.isDup = isDup;
       ev.sackedSegs = 0;
+      ev.sackBlocks = sacks > 0 ? h.sackBlocks : null;
+      ev.sackCount = sacks;
       ev.rttMs = -1;
       ev.inFlightSegs = Math.ceil(((t.sndNxt - prior) | 0) / t.mss);
       ev.cwndLimited = t.cwndLimited;
@@ -376,7 +379,7 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       if (act.retransmitSeq >= 0 && seqLt(act.retransmitSeq, t.sndNxt)) {
         const n = retransmitAt(L, t, act.retransmitSeq);
         if (n > 0) rec.onRetransmit(act.retransmitSeq, n);
-        if (t.retransStamp === 0) t.retransStamp = now;
+        if (t.retransStamp < 0) t.retransStamp = now;
       }
       if (act.restartRto) armRto(L, t);
     }
@@ -518,7 +521,7 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
 function eventDataRecv(t: Tcb, now: number, len: number): void {
   // Receiver MSS estimate (Linux tcp_measure_rcv_mss).
   if (len >= t.rcvMss) t.rcvMss = Math.min(len, t.advMss);
-  if (t.ato === 0 || t.lastDataRecv === 0) {
+  if (t.ato === 0) {
     incrQuickAck(t, MAX_QUICKACKS);
     t.ato = ATO_MIN;
   } else {

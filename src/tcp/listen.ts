@@ -142,6 +142,7 @@ export function acceptChild(L: TcpLayer, t: Tcb): boolean {
     // Linux: the ACK is dropped, the request stays and its SYN-ACK timer keeps running.
     t.acked = true;
     t.state = TcpState.SYN_RECV;
+    t.sndUna = t.iss;
     L.inc(c.TcpCurrEstab, -1);
     L.armRtx(t, RTX_RTO, Math.max(1, t.rtxDeadline === Infinity ? SYNACK_TIMEOUT : t.rtxDeadline - L.now));
     return false;

@@ -333,7 +333,13 @@ export function ackSndCheck(L: TcpLayer, t: Tcb, now: boolean): void {
 export function sendDelayedAck(L: TcpLayer, t: Tcb): void {
   let ato = t.ato || ATO_MIN;
   if (ato > ATO_MIN) {
-    const maxAto = t.pingpong ? DELACK_MAX : 500;
+    // Linux: at most 200 ms when interactive (500 ms otherwise), and never
+    // more than the smoothed RTT (but at least 40 ms).
+    let maxAto = t.pingpong ? DELACK_MAX : 500;
+    if (t.rtt !== null && t.rtt.hasSample) {
+      const r = Math.max(t.rtt.srtt, ATO_MIN);
+      if (r < maxAto) maxAto = r;
+    }
     if (ato > maxAto) ato = maxAto;
   }
   const deadline = L.now + ato;
@@ -449,7 +455,7 @@ function sendData(L: TcpLayer, t: Tcb, seq: number, flags: number, len: number):
     if (t.lastSend > 0 && idle > t.rto) t.cc.onIdleRestart(idle, t.rto, now);
   }
   // Pingpong detection (Linux tcp_event_data_sent): sending soon after receiving means interactive.
-  if (len > 0 && t.lastDataRecv > 0 && now - t.lastDataRecv < (t.ato || ATO_MIN)) t.pingpong = true;
+  if (len > 0 && now - t.lastDataRecv < (t.ato || ATO_MIN)) t.pingpong = true;
   sendSegment(L, t, seq, flags, (seq - t.sndDataSeq) | 0, len);
   const segEnd = (seq + len + (flags & FIN ? 1 : 0)) >>> 0;
   if (len < t.mss && len > 0) t.sndSml = segEnd;
@@ -508,13 +514,15 @@ export function retransmitAt(L: TcpLayer, t: Tcb, seq: number): number {
 
 /** (Re)arm the retransmission timer for the current RTO (RFC 6298 §5.1/5.3). */
 export function armRto(L: TcpLayer, t: Tcb): void {
+  t.rto = t.rtt !== null ? t.rtt.timeout() : 1000;
   L.armRtx(t, RTX_RTO, t.rto);
 }
 
 /** Arm the persist timer: the next zero-window probe after the backed-off RTO. */
 export function armPersist(L: TcpLayer, t: Tcb): void {
-  const when = Math.min(t.rto * 2 ** t.probesOut, L.sysctl.v['net.ipv4.tcp_rto_max_ms']);
-  L.armRtx(t, RTX_PERSIST, Math.max(when, 200));
+  // Linux tcp_probe0_when: max(RTO, rto_min) doubled per unanswered probe (the estimator's backoff).
+  const when = t.rtt !== null ? t.rtt.timeout() : 1000;
+  L.armRtx(t, RTX_PERSIST, Math.min(Math.max(when, 200), L.sysctl.v['net.ipv4.tcp_rto_max_ms']));
 }
 
 /** The initial SYN (or SYN-ACK for a passive/simultaneous open). */

@@ -53,9 +53,9 @@ export class RecvBuffer {
   /** Grow the ring (receive-buffer autotuning or SO_RCVBUF). */
   ensureCapacity(n: number): void {
     if (n <= this.buf.length) return;
-    const cap = pow2(n);
-    const nb = new Uint8Array(cap);
     const used = this.readable + this.oooExtent;
+    const cap = pow2(Math.max(n, used));
+    const nb = new Uint8Array(cap);
     this.copyRange(0, used, nb, 0);
     this.buf = nb;
     this.mask = cap - 1;

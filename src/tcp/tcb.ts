@@ -135,7 +135,7 @@ export class Tcb {
   /** RTO expirations counting toward SYN linear timeouts (Linux total_rto). */
   totalRto = 0;
   /** Time of the first retransmission of the current head, 0 when none (Linux retrans_stamp). */
-  retransStamp = 0;
+  retransStamp = -1;
   /** Sequence and send time of the one segment being timed (Karn's algorithm without timestamps). */
   rttSeq = 0;
   rttTime = -1;
@@ -162,7 +162,7 @@ export class Tcb {
   /** TCP_QUICKACK forced off pingpong once. */
   ato = 0;
   /** Time the last data segment arrived (ato estimation). */
-  lastDataRecv = 0;
+  lastDataRecv = -Infinity;
   /** Segments received since the last ACK we sent. */
   segsSinceAck = 0;
 

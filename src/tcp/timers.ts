@@ -80,7 +80,7 @@ function retransmitTimer(L: TcpLayer, t: Tcb, now: number): void {
     t.totalRto++;
     L.inc(c.TcpExtTCPTimeouts);
     L.inc(c.TcpExtTCPSynRetrans);
-    if (t.retransStamp === 0) t.retransStamp = now;
+    if (t.retransStamp < 0) t.retransStamp = now;
     retransmitAt(L, t, t.iss);
     t.rttTime = -1;
     // Linux 6.x: the first tcp_syn_linear_timeouts SYN retransmissions keep
@@ -95,7 +95,7 @@ function retransmitTimer(L: TcpLayer, t: Tcb, now: number): void {
     return;
   }
   if (t.flight === 0) return;
-  if (t.retransStamp === 0) t.retransStamp = now - (t.rtt !== null ? t.rtt.timeout() : 1000);
+  if (t.retransStamp < 0) t.retransStamp = now - (t.rtt !== null ? t.rtt.timeout() : 1000);
   if (writeTimedOut(L, t, now)) {
     L.inc(c.TcpExtTCPAbortOnTimeout);
     tcpDone(L, t, t.error ?? 'ETIMEDOUT');

@@ -23,12 +23,15 @@ export const PEER = '198.18.0.2';
 export class CaptureLink implements Link {
   readonly mtu: number;
   frames: Uint8Array[] = [];
+  times: number[] = [];
+  clock: () => number = () => 0;
   onReceive: ((frame: Uint8Array) => void) | null = null;
   constructor(mtu = 1500) {
     this.mtu = mtu;
   }
   transmit(frame: Uint8Array): void {
     this.frames.push(frame.slice());
+    this.times.push(this.clock());
   }
 }
 
@@ -144,6 +147,7 @@ export class Harness {
     this.stack = new Stack({ seed: o.seed ?? 7, name: 'h', sysctl: o.sysctl });
     this.tcp = new TcpLayer(this.stack);
     this.link = new CaptureLink(o.mtu ?? 1500);
+    this.link.clock = () => this.stack.now;
     this.stack.addInterface('eth0', this.link, { addrs: [`${LOCAL}/24`] });
   }
 
@@ -188,11 +192,13 @@ export class Harness {
   take(): Seg[] {
     const out: Seg[] = this.pending;
     this.pending = [];
-    for (const f of this.link.frames) {
-      const s = decodeSegment(f, this.stack.now);
+    const fr = this.link.frames;
+    for (let i = 0; i < fr.length; i++) {
+      const s = decodeSegment(fr[i], this.link.times[i]);
       if (s !== null) out.push(s);
     }
     this.link.frames = [];
+    this.link.times = [];
     return out;
   }
 
