@@ -25,8 +25,8 @@
  * A timer sits at the level of the highest 10-bit digit in which its tick
  * differs from the current tick; when the current tick reaches the start of
  * its slot, it cascades down. Wide levels mean few cascades: a timer up to
- * 17 minutes out (RTO, delayed ACK, TIME_WAIT, FIN_WAIT2) cascades at most
- * once, any timer at most 4 times. advance() jumps straight to the next
+ * 17 minutes out (RTO, delayed ACK, TIME_WAIT, FIN_WAIT2) cascades once
+ * (twice if it crosses a 2^20 ms boundary), any timer at most 4 times. advance() jumps straight to the next
  * non-empty slot using a two-level occupancy bitmap per level, so a jump
  * over an hour of idle time costs a few bitmap scans, not 3.6M ticks.
  */
