@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isSysError } from '../../src/errno.js';
+import { POLLHUP, POLLIN, POLLOUT } from '../../src/socket/poll.js';
+import { establishPassive, Harness, LOCAL, twoStacks } from '../tcp/harness.js';
+
+test('a fresh socket: poll is POLLOUT|POLLHUP; send EPIPE; recv and shutdown ENOTCONN; getpeername ENOTCONN', () => {
+  const h = new Harness();
+  const s = h.socket();
+  assert.equal(s.poll(), POLLOUT | POLLHUP);
+  assert.throws(
+    () => s.send(new Uint8Array(1)),
+    (e) => isSysError(e, 'EPIPE'),
+  );
+  assert.throws(
+    () => s.recv(),
+    (e) => isSysError(e, 'ENOTCONN'),
+  );
+  assert.throws(
+    () => s.shutdown(1),
+    (e) => isSysError(e, 'ENOTCONN'),
+  );
+  assert.throws(
+    () => s.getpeername(),
+    (e) => isSysError(e, 'ENOTCONN'),
+  );
+  assert.throws(
+    () => s.shutdown(7),
+    (e) => isSysError(e, 'EINVAL'),
+  );
+  assert.throws(
+    () => s.accept(),
+    (e) => isSysError(e, 'EINVAL'),
+  );
+});
+
+test('a listener: connect gives EISCONN, recv ENOTCONN, poll POLLIN only when a connection waits', () => {
+  const h = new Harness();
+  const l = h.socket();
+  l.bind(LOCAL, 80);
+  l.listen(5);
+  assert.equal(l.poll(), 0);
+  assert.throws(
+    () => l.connect('198.18.0.2', 80),
+    (e) => isSysError(e, 'EISCONN'),
+  );
+  assert.throws(
+    () => l.recv(),
+    (e) => isSysError(e, 'ENOTCONN'),
+  );
+  assert.throws(
+    () => l.bind(LOCAL, 81),
+    (e) => isSysError(e, 'EINVAL'),
+  );
+});
+
+test('bind errors: EADDRINUSE, EADDRNOTAVAIL, EINVAL twice; SO_REUSEADDR', () => {
+  const h = new Harness();
+  const a = h.socket();
+  a.bind(LOCAL, 5000);
+  const b = h.socket();
+  assert.throws(
+    () => b.bind(LOCAL, 5000),
+    (e) => isSysError(e, 'EADDRINUSE'),
+  );
+  assert.throws(
+    () => b.bind('198.18.9.9', 5001),
+    (e) => isSysError(e, 'EADDRNOTAVAIL'),
+  );
+  assert.throws(
+    () => a.bind(LOCAL, 5002),
+    (e) => isSysError(e, 'EINVAL'),
+  );
+  const c = h.socket();
+  c.setsockopt('SO_REUSEADDR', 1);
+  const d = h.socket();
+  d.setsockopt('SO_REUSEADDR', 1);
+  c.bind(LOCAL, 6000);
+  d.bind(LOCAL, 6000);
+  assert.equal(d.getsockname().port, 6000);
+});
+
+test('socket options: defaults and round trips as Linux reports them', () => {
+  const h = new Harness();
+  const s = h.socket();
+  assert.equal(s.getsockopt('SO_RCVBUF'), 131072);
+  assert.equal(s.getsockopt('SO_SNDBUF'), 16384);
+  s.setsockopt('SO_RCVBUF', 10000);
+  assert.equal(s.getsockopt('SO_RCVBUF'), 20000);
+  s.setsockopt('SO_SNDBUF', 10000);
+  assert.equal(s.getsockopt('SO_SNDBUF'), 20000);
+  assert.equal(s.getsockopt('TCP_MAXSEG'), 536);
+  assert.equal(s.getsockopt('TCP_KEEPIDLE'), 7200);
+  assert.equal(s.getsockopt('TCP_KEEPINTVL'), 75);
+  assert.equal(s.getsockopt('TCP_KEEPCNT'), 9);
+  assert.throws(
+    () => s.setsockopt('TCP_KEEPCNT', 0),
+    (e) => isSysError(e, 'EINVAL'),
+  );
+  assert.throws(
+    () => s.setsockopt('TCP_MAXSEG', 10),
+    (e) => isSysError(e, 'EINVAL'),
+  );
+  s.setsockopt('TCP_NODELAY', true);
+  assert.equal(s.getsockopt('TCP_NODELAY'), 1);
+  s.setsockopt('SO_LINGER', { onoff: 1, linger: 5 });
+  assert.deepEqual(s.getsockopt('SO_LINGER'), { onoff: 1, linger: 5 });
+  assert.equal(s.getsockopt('SO_ERROR'), 0);
+  assert.throws(
+    () => s.getsockopt('IPV6_V6ONLY'),
+    (e) => isSysError(e, 'ENOPROTOOPT'),
+  );
+  assert.throws(
+    () => s.setsockopt('BOGUS' as never, 1),
+    (e) => isSysError(e, 'ENOPROTOOPT'),
+  );
+  assert.equal(s.getsockopt('TCP_CONGESTION'), 'reno');
+  s.close();
+  assert.throws(
+    () => s.send(new Uint8Array(1)),
+    (e) => isSysError(e, 'EBADF'),
+  );
+});
+
+test('TCP_MAXSEG clamps the MSS we advertise', () => {
+  const h = new Harness();
+  const s = h.socket();
+  s.setsockopt('TCP_MAXSEG', 1000);
+  try {
+    s.connect('198.18.0.2', 80);
+  } catch {}
+  assert.equal(h.one().mss, 1000);
+});
+
+test('TCP_INFO reports state, rtt, rto, cwnd, ssthresh, bytes and options', () => {
+  const h = new Harness();
+  const e = establishPassive(h, { ts: true });
+  e.s.send(new Uint8Array(1000));
+  h.take();
+  h.advance(30);
+  h.inject({ flags: '.', seq: e.peerSeq, ack: e.iss + 1001, ts: [102, 0] });
+  const i = e.s.info();
+  assert.equal(i.tcpi_state, 1);
+  assert.equal(i.tcpi_snd_cwnd, 10);
+  assert.equal(i.tcpi_snd_ssthresh, 0x7fffffff);
+  assert.equal(i.tcpi_bytes_acked, 1000);
+  assert.equal(i.tcpi_bytes_sent, 1000);
+  assert.equal(i.tcpi_options, 7);
+  assert.ok(i.tcpi_rtt > 0);
+  assert.ok(i.tcpi_rto >= 200_000);
+  assert.equal(i.tcpi_retransmits, 0);
+});
+
+test('ss listing: states and queues (LISTEN shows the accept queue and backlog)', () => {
+  const h = new Harness();
+  const e = establishPassive(h);
+  h.inject({ flags: 'P.', seq: e.peerSeq, ack: e.iss + 1, payload: 7 });
+  e.s.send(new Uint8Array(3));
+  const rows = h.tcp.list();
+  const lis = rows.find((r) => r.state === 'LISTEN');
+  const est = rows.find((r) => r.state === 'ESTAB');
+  assert.ok(lis && est);
+  assert.equal(lis.recvQ, 0);
+  assert.equal(lis.sendQ, 5);
+  assert.equal(est.recvQ, 7);
+  assert.equal(est.sendQ, 3);
+  assert.equal(est.timer, 'on');
+});
+
+test('onEvent fires after input, never inside the socket call', () => {
+  const { world, ta, tb } = twoStacks();
+  const l = tb.socket(4);
+  l.bind('198.18.0.2', 80);
+  l.listen(8);
+  const events: number[] = [];
+  l.onEvent = (ev) => events.push(ev);
+  const c = ta.socket(4);
+  let inCall = false;
+  let reentered = false;
+  c.onEvent = () => {
+    if (inCall) reentered = true;
+  };
+  inCall = true;
+  try {
+    c.connect('198.18.0.2', 80);
+  } catch {}
+  c.setsockopt('TCP_NODELAY', 1);
+  inCall = false;
+  world.runUntil(() => events.some((e) => e & POLLIN), { timeout: 1000 });
+  assert.ok(events.some((e) => e & POLLIN));
+  assert.equal(reentered, false);
+});
+
+test('IPv6 and dual-stack: a v6 socket talks to a v4 peer through a v4-mapped address', () => {
+  const { world, ta, tb } = twoStacks();
+  const l = tb.socket(6);
+  l.bind('::', 80);
+  l.listen(8);
+  const c = ta.socket(4);
+  try {
+    c.connect('198.18.0.2', 80);
+  } catch {}
+  world.runUntil(() => (l.poll() & POLLIN) !== 0, { timeout: 1000 });
+  const s = l.accept();
+  assert.equal(s.getpeername().address, '::ffff:198.18.0.1');
+  c.send(new Uint8Array([1, 2, 3]));
+  world.runUntil(() => s.recvQueue === 3, { timeout: 1000 });
+  assert.deepEqual([...s.recv()], [1, 2, 3]);
+});
