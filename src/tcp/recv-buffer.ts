@@ -23,9 +23,10 @@ export class RecvBuffer {
   readonly oooEnd = new Int32Array(MAX_RANGES);
   oooCount = 0;
 
-  constructor(capacity: number) {
-    const cap = pow2(capacity);
-    this.buf = new Uint8Array(cap);
+  /** `capacity` 0: no memory until data arrives (ensureCapacity). */
+  constructor(capacity = 0) {
+    const cap = capacity > 0 ? pow2(capacity) : 0;
+    this.buf = cap > 0 ? new Uint8Array(cap) : new Uint8Array(0);
     this.mask = cap - 1;
   }
 

@@ -12,9 +12,10 @@ export class SendBuffer {
   /** Bytes held: [snd_una, snd_una + length). */
   length = 0;
 
-  constructor(initial = 16384) {
-    const cap = pow2(initial);
-    this.buf = new Uint8Array(cap);
+  /** `initial` 0: no memory until the first write (most connections of a busy server send little). */
+  constructor(initial = 0) {
+    const cap = initial > 0 ? pow2(initial) : 0;
+    this.buf = cap > 0 ? new Uint8Array(cap) : EMPTY;
     this.mask = cap - 1;
   }
 
@@ -29,6 +30,7 @@ export class SendBuffer {
     if (this.length + n > this.buf.length) this.grow(this.length + n);
     const cap = this.buf.length;
     const tail = (this.head + this.length) & this.mask;
+    // (cap >= length + n here: grow() ran above)
     const first = Math.min(n, cap - tail);
     this.buf.set(
       first === len && off === 0 && src.length === len ? src : src.subarray(off, off + first),
@@ -70,6 +72,8 @@ export class SendBuffer {
     this.head = 0;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 export function pow2(n: number): number {
   let c = 1024;

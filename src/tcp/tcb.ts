@@ -242,8 +242,8 @@ export class Tcb {
     this.family = family;
     this.sndBuf = sndBuf;
     this.rcvBuf = rcvBuf;
-    this.snd = new SendBuffer(1024);
-    this.rcv = new RecvBuffer(1024);
+    this.snd = new SendBuffer(0);
+    this.rcv = new RecvBuffer(0);
   }
 
   /** Bytes in flight by sequence number (snd_nxt − snd_una, SYN/FIN included). */
