@@ -4,13 +4,22 @@ import fc from 'fast-check';
 import { Sysctl } from '../../src/sysctl.js';
 import {
   chooseRttSample,
-  RttEstimator,
+  LINUX_JIFFY_MS,
+  RttEstimator as Rtt,
+  TCP_MIN_RTT_WLEN,
   TCP_RTO_MAX,
   TCP_RTO_MIN,
   TCP_TIMEOUT_FALLBACK,
   TCP_TIMEOUT_INIT,
   tsRttSample,
 } from '../../src/tcp/rtt.js';
+
+/** Exact RFC 6298 arithmetic (no tick rounding) unless a test asks for ticks. */
+class RttEstimator extends Rtt {
+  constructor(rtoMin = TCP_RTO_MIN, rtoMax = TCP_RTO_MAX, wlen = TCP_MIN_RTT_WLEN, tick = 0) {
+    super(rtoMin, rtoMax, wlen, tick);
+  }
+}
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
 
@@ -32,12 +41,24 @@ test('first sample: SRTT = R, RTTVAR = R/2, RTO = R + max(200 ms, 2R) (RFC 6298 
   assert.equal(b.rto, 900); // 3R when 4·RTTVAR is above the floor
 });
 
-test('loopback-sized RTT gives RTO = SRTT + 200 ms, as `ss -ti` shows rto:201', () => {
+test('loopback-sized RTT gives RTO = SRTT + 200 ms, in whole jiffies as `ss -ti` shows it', () => {
   const r = new RttEstimator();
   r.sample(0.03, 0, 1, 2);
   close(r.rto, 200.03);
   for (let i = 0; i < 100; i++) r.sample(0.03, i, 2 + i, 3 + i);
   close(r.rto, 200.03, 1e-6);
+  // The reference machine (HZ=250) shows rto:204 for srtt 11 µs; a HZ=1000 kernel rto:201.
+  const k = new Rtt();
+  assert.equal(k.tick, LINUX_JIFFY_MS);
+  k.sample(0.011, 0, 1, 2);
+  assert.equal(k.rto, 204);
+  const k1000 = new Rtt(TCP_RTO_MIN, TCP_RTO_MAX, TCP_MIN_RTT_WLEN, 1);
+  k1000.sample(0.011, 0, 1, 2);
+  assert.equal(k1000.rto, 201);
+  // Exact multiples stay: R = 100 ms → 300 ms.
+  const m = new Rtt();
+  m.sample(100, 0, 1, 2);
+  assert.equal(m.rto, 300);
 });
 
 test('later samples follow RFC 6298 §2.3 with alpha 1/8, beta 1/4', () => {
@@ -165,12 +186,14 @@ test('windowed minimum RTT (tcp_min_rtt_wlen)', () => {
 
 test('fromSysctl reads tcp_rto_min_us, tcp_rto_max_ms, tcp_min_rtt_wlen', () => {
   const s = new Sysctl({ 'net.ipv4.tcp_rto_min_us': 50000, 'net.ipv4.tcp_rto_max_ms': 60000 });
-  const r = RttEstimator.fromSysctl(s.v);
+  const r = Rtt.fromSysctl(s.v);
   assert.equal(r.rtoMin, 50);
   assert.equal(r.rtoMax, 60000);
   assert.equal(r.minRttWindow, 300000);
   r.sample(10, 0, 1, 2);
   assert.equal(r.rto, 60);
+  r.sample(10.5, 1, 2, 3);
+  assert.equal(r.rto % LINUX_JIFFY_MS, 0);
   assert.equal(new RttEstimator().rtoMin, TCP_RTO_MIN);
 });
 
