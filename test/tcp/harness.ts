@@ -275,8 +275,8 @@ export function twoStacks(
   );
   const a = world.add(new Stack({ seed: 1, name: 'a', sysctl: o.sysctlA }));
   const b = world.add(new Stack({ seed: 2, name: 'b', sysctl: o.sysctlB }));
-  a.addInterface('eth0', wire.a, { addrs: ['198.18.0.1/24'] });
-  b.addInterface('eth0', wire.b, { addrs: ['198.18.0.2/24'] });
+  a.addInterface('eth0', wire.a, { addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+  b.addInterface('eth0', wire.b, { addrs: ['198.18.0.2/24', 'fd00::2/64'] });
   const ta = new TcpLayer(a);
   const tb = new TcpLayer(b);
   return { world, wire, a, b, ta, tb };
