@@ -281,13 +281,14 @@ export class IcmpService {
 
   input6(rx: IpRx, buf: Uint8Array, off: number, len: number): void {
     const h = this.hdr;
+    // Linux 6.x counts InMsgs before validating, like ICMPv4 (checked with nstat).
+    this.inc('Icmp6InMsgs');
     const err = parseIcmp6(buf, h, rx.src, rx.dst, off, len);
     if (err !== null) {
       if (err === 'bad-checksum') this.inc('Icmp6InCsumErrors');
       this.inc('Icmp6InErrors');
       return;
     }
-    this.inc('Icmp6InMsgs');
     this.countType(6, 'In', h.type);
     switch (h.type) {
       case ICMPV6_ECHO_REQUEST:
@@ -445,7 +446,7 @@ export class IcmpService {
     e.buf = buf;
     e.off = toff;
     e.len = tlen;
-    handler.icmpError(e);
+    if (handler.icmpError(e) === false) this.inc(e.family === 4 ? 'IcmpInErrors' : 'Icmp6InErrors');
   }
 
   // ---- echo ------------------------------------------------------------------

@@ -91,7 +91,11 @@ export interface IcmpErr {
 export interface IpHandler {
   /** `buf[off .. off+len)` is the transport segment (header + payload). */
   input(rx: IpRx, buf: Uint8Array, off: number, len: number): void;
-  icmpError(err: IcmpErr): void;
+  /** Return false when no socket matched the quoted packet: the IP layer
+   *  then counts IcmpInErrors / Icmp6InErrors, as Linux's tcp_v4_err and
+   *  __udp4_lib_err do (checked with nstat). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: handlers that keep no count return nothing
+  icmpError(err: IcmpErr): boolean | void;
 }
 
 export interface IpOutputOpts {

@@ -335,15 +335,15 @@ export class UdpLayer implements IpHandler {
     return best;
   }
 
-  icmpError(err: IcmpErr): void {
+  icmpError(err: IcmpErr): boolean {
     // The quoted datagram went from (src, sport) to (dst, dport): find the
     // socket that would receive the reply.
     const sock = this.lookup(err.src, err.sport, err.dst, err.dport);
-    if (sock === null) return;
+    if (sock === null) return false;
     const pmtu =
       (err.family === 4 && err.type === 3 && err.code === 4) || (err.family === 6 && err.type === 2);
     // Linux __udp4_lib_err without IP_RECVERR: only hard errors, only on connected sockets.
-    if (!(err.fatal || pmtu) || sock.raddr === null) return;
+    if (!(err.fatal || pmtu) || sock.raddr === null) return true;
     const code = errnoCode(err.errno);
     if (
       code === 'ECONNREFUSED' ||
@@ -355,6 +355,7 @@ export class UdpLayer implements IpHandler {
       sock.err = code;
     else sock.err = 'EPROTO';
     this.host.wake(sock);
+    return true;
   }
 }
 

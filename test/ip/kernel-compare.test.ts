@@ -373,3 +373,177 @@ test('an incomplete datagram times out with the same ICMP time exceeded as Linux
     ns.delete();
   }
 });
+
+/** `nstat -asz` inside the namespace: absolute values, history untouched. */
+async function nstat(ns: Netns): Promise<Map<string, number>> {
+  const r = await ns.exec(['nstat', '-asz'], { timeoutMs: 10000 });
+  assert.equal(r.code, 0, r.stderr);
+  const m = new Map<string, number>();
+  for (const line of r.stdout.split('\n')) {
+    const [name, value] = line.trim().split(/\s+/);
+    if (name && value && /^\d+$/.test(value)) m.set(name, Number(value));
+  }
+  return m;
+}
+
+/** Counters compared (v6 output totals are left out: the kernel sends its own MLD/RS). */
+const COMPARED = [
+  'IpInReceives',
+  'IpInHdrErrors',
+  'IpInAddrErrors',
+  'IpInUnknownProtos',
+  'IpInDelivers',
+  'IpOutRequests',
+  'IpExtInTruncatedPkts',
+  'IpExtInCsumErrors',
+  'IpReasmReqds',
+  'IpReasmOKs',
+  'IpReasmFails',
+  'IcmpInMsgs',
+  'IcmpInErrors',
+  'IcmpInCsumErrors',
+  'IcmpInEchos',
+  'IcmpOutMsgs',
+  'IcmpOutEchoReps',
+  'IcmpOutDestUnreachs',
+  'IcmpMsgInType8',
+  'IcmpMsgOutType0',
+  'IcmpMsgOutType3',
+  'UdpNoPorts',
+  'UdpInErrors',
+  'UdpInCsumErrors',
+  'Ip6InReceives',
+  'Ip6InHdrErrors',
+  'Ip6InAddrErrors',
+  'Ip6InTruncatedPkts',
+  'Ip6InUnknownProtos',
+  'Ip6InDelivers',
+  'Ip6ReasmReqds',
+  'Ip6ReasmOKs',
+  'Icmp6InMsgs',
+  'Icmp6InErrors',
+  'Icmp6InCsumErrors',
+  'Icmp6InEchos',
+  'Icmp6OutEchoReplies',
+  'Icmp6OutDestUnreachs',
+  'Icmp6OutParmProblems',
+  'Udp6NoPorts',
+  'Udp6InErrors',
+  'Udp6InCsumErrors',
+  'IpExtReasmOverlaps',
+  'Ip6ReasmFails',
+  'IcmpInDestUnreachs',
+  'IcmpInTimeExcds',
+  'Icmp6InDestUnreachs',
+  'Icmp6InPktTooBigs',
+];
+
+function badPackets(): [string, Uint8Array][] {
+  const out: [string, Uint8Array][] = [];
+  const corrupt = (p: Uint8Array, i: number) => {
+    const c = p.slice();
+    c[i] ^= 0x5a;
+    return c;
+  };
+  const echo4 = v4(icmp4(8, 0, (9 << 16) | 1, bytes(32)), { src: P4, dst: K4, proto: 1, id: 1 });
+  out.push(['v4 echo', echo4]);
+  out.push(['v4 bad header checksum', corrupt(echo4, 10)]);
+  out.push(['v4 truncated', echo4.subarray(0, echo4.length - 4)]);
+  const ihl = echo4.slice();
+  ihl[0] = 0x44;
+  out.push(['v4 IHL 4', ihl]);
+  out.push([
+    'v4 not ours',
+    v4(udp(1, 2, bytes(8), P4, K4), { src: P4, dst: Uint8Array.from([198, 18, 0, 77]), id: 2 }),
+  ]);
+  out.push(['v4 unknown protocol', v4(bytes(20), { src: P4, dst: K4, proto: 253, id: 3 })]);
+  const u = udp(40000, 9, bytes(10), P4, K4);
+  out.push(['v4 udp bad checksum', v4(corrupt(u, 9), { src: P4, dst: K4, id: 4 })]);
+  out.push(['v4 udp closed port', v4(u, { src: P4, dst: K4, id: 5 })]);
+  out.push([
+    'v4 icmp bad checksum',
+    v4(corrupt(icmp4(8, 0, 1, bytes(8)), 9), { src: P4, dst: K4, proto: 1, id: 6 }),
+  ]);
+  out.push(['v4 multicast source', v4(u, { src: Uint8Array.from([224, 0, 0, 5]), dst: K4, id: 7 })]);
+  const big = udp(40001, 9, bytes(2000), P4, K4);
+  for (const [o, e] of [
+    [0, 1480],
+    [1480, big.length],
+  ])
+    out.push([
+      `v4 fragment ${o}`,
+      v4(big.subarray(o, e), { src: P4, dst: K4, id: 8, ff: (e < big.length ? 0x2000 : 0) | (o >> 3) }),
+    ]);
+  const echo6 = v6(icmp6(128, 0, (9 << 16) | 2, bytes(32), P6, K6), 58, P6, K6);
+  out.push(['v6 echo', echo6]);
+  out.push(['v6 truncated', echo6.subarray(0, echo6.length - 4)]);
+  out.push([
+    'v6 not ours',
+    v6(udp(1, 2, bytes(8), P6, K6), 17, P6, Uint8Array.from([0xfd, ...new Array(14).fill(0), 0x77])),
+  ]);
+  out.push(['v6 unknown next header', v6(bytes(20), 253, P6, K6)]);
+  const u6 = udp(40000, 9, bytes(10), P6, K6);
+  out.push(['v6 udp bad checksum', v6(corrupt(u6, 9), 17, P6, K6)]);
+  out.push(['v6 udp closed port', v6(u6, 17, P6, K6)]);
+  const zero = u6.slice();
+  zero[6] = 0;
+  zero[7] = 0;
+  out.push(['v6 udp zero checksum', v6(zero, 17, P6, K6)]);
+  out.push(['v6 icmp bad checksum', v6(corrupt(icmp6(128, 0, 1, bytes(8), P6, K6), 9), 58, P6, K6)]);
+  // Overlapping v4 fragments (the queue is discarded).
+  const ov = udp(40002, 9, bytes(2000), P4, K4);
+  out.push(['v4 overlap a', v4(ov.subarray(0, 1480), { src: P4, dst: K4, id: 9, ff: 0x2000 })]);
+  out.push(['v4 overlap b', v4(ov.subarray(1000, 2008), { src: P4, dst: K4, id: 9, ff: 1000 >> 3 })]);
+  // v6 fragments, reassembled.
+  const big6 = udp(40003, 9, bytes(2000), P6, K6);
+  for (const [o, e, m] of [
+    [0, 1448, true],
+    [1448, big6.length, false],
+  ] as const) {
+    const f = new Uint8Array(48 + e - o);
+    f.set(v6(new Uint8Array(8 + e - o), 44, P6, K6));
+    f.set([17, 0, (o >> 8) & 0xff, (o & 0xf8) | (m ? 1 : 0), 0, 0, 0, 99], 40);
+    f.set(big6.subarray(o, e), 48);
+    out.push([`v6 fragment ${o}`, f]);
+  }
+  // ICMP errors about packets "we" sent: port unreachable, time exceeded, packet too big.
+  const q4 = v4(udp(9, 40000, bytes(8), K4, P4), { src: K4, dst: P4, id: 10 });
+  out.push(['v4 dest unreachable in', v4(icmp4(3, 3, 0, q4), { src: P4, dst: K4, proto: 1, id: 11 })]);
+  out.push(['v4 time exceeded in', v4(icmp4(11, 0, 0, q4), { src: P4, dst: K4, proto: 1, id: 12 })]);
+  const q6 = v6(udp(9, 40000, bytes(8), K6, P6), 17, K6, P6);
+  out.push(['v6 dest unreachable in', v6(icmp6(1, 4, 0, q6, P6, K6), 58, P6, K6)]);
+  out.push(['v6 packet too big in', v6(icmp6(2, 0, 1280, q6, P6, K6), 58, P6, K6)]);
+  return out;
+}
+
+test('nstat counters move as Linux moves them for good, malformed and undeliverable packets', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const ns = Netns.create('nstatcmp');
+  try {
+    const tun = await ns.openTun({ nameInNetns: 'tun0', addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+    try {
+      tun.onReceive = () => {};
+      await new Promise((r) => setTimeout(r, 300));
+      const before = await nstat(ns);
+      const pkts = badPackets();
+      for (const [, p] of pkts) tun.transmit(p);
+      await new Promise((r) => setTimeout(r, 500));
+      const after = await nstat(ns);
+      const kernel: Record<string, number> = {};
+      for (const n of COMPARED) kernel[n] = (after.get(n) ?? 0) - (before.get(n) ?? 0);
+
+      const stack = new Stack({ seed: 5 });
+      stack.addInterface('tun0', new CaptureLink(1500), { addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+      for (const [, p] of pkts) stack.receive('tun0', p.slice());
+      const ours: Record<string, number> = {};
+      for (const n of COMPARED) ours[n] = stack.counters.get(n);
+      assert.deepEqual(ours, kernel);
+    } finally {
+      await tun.close();
+    }
+  } finally {
+    ns.delete();
+  }
+});
