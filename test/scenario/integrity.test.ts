@@ -52,11 +52,21 @@ test(`duplex ${SIZE / MiB} MiB each way over 2% loss, reordering, 1% duplication
   assert.ok(p.a.counters.get('TcpRetransSegs') > 0 && p.b.counters.get('TcpRetransSegs') > 0);
 });
 
-test('several seeds, 1 MiB each way, impaired wire: byte-exact every time', () => {
+test('several seeds, 1 MiB each way, impaired wire: byte-exact with SACK recovery and with NewReno', () => {
   for (const seed of [1, 2, 3, 4]) {
-    const p = connectPair({ wire: { ...IMPAIRED, seed }, a: { seed: seed * 7 }, b: { seed: seed * 13 } });
-    const r = duplexTransfer(p, MiB + seed * 4099);
-    assert.ok(r.ok, `seed ${seed}: ${JSON.stringify(r)}`);
+    for (const sack of [1, 0]) {
+      const sysctl = { 'net.ipv4.tcp_sack': sack };
+      const p = connectPair({
+        wire: { ...IMPAIRED, seed },
+        a: { seed: seed * 7, sysctl },
+        b: { seed: seed * 13, sysctl },
+      });
+      assert.equal((p.ca.info().tcpi_options & 2) !== 0, sack === 1, 'SACK negotiated as configured');
+      const r = duplexTransfer(p, MiB + seed * 4099);
+      assert.ok(r.ok, `seed ${seed} sack ${sack}: ${JSON.stringify(r)}`);
+      const fast = p.a.counters.get('TcpExtTCPFastRetrans') + p.b.counters.get('TcpExtTCPFastRetrans');
+      assert.ok(fast > 0, `seed ${seed} sack ${sack}: fast retransmits happened`);
+    }
   }
 });
 
