@@ -5,6 +5,12 @@
 import { Command } from 'commander';
 import { register as registerDrill } from './drill.js';
 
+// `usnet drill ... | head` closes our stdout early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('usnet')

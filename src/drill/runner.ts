@@ -112,6 +112,8 @@ export class Runner {
   private readonly family: 4 | 6;
   /** fds the script got from socket()/accept(), and whether listening */
   private readonly fds = new Map<number, { listening: boolean }>();
+  /** script fd -> target fd */
+  private readonly fdMap = new Map<number, number>();
 
   constructor(script: Script, target: Target, cfg: DrillConfig, pcap: PcapWriter | null = null) {
     this.script = script;
@@ -450,7 +452,7 @@ export class Runner {
   private async nextOutbound(untilUs: number): Promise<OutboundPacket | null> {
     let p = this.target.takeOutbound();
     if (p) return p;
-    const limit = Number.isFinite(untilUs) ? untilUs : this.target.nowUs() + 3_600_000_000;
+    const limit = Number.isFinite(untilUs) ? untilUs : this.target.nowUs() + this.maxWaitUs();
     if (this.target.nowUs() < limit) await this.target.advanceTo(limit, true);
     p = this.target.takeOutbound();
     return p;
@@ -637,14 +639,28 @@ export class Runner {
     if (p.result) p.check(p.result);
   }
 
+  /**
+   * How long an open-ended wait (a `*` packet, a blocked call the script
+   * waits for) may last: an hour of virtual time costs nothing, real time is
+   * bounded to 30 s so a wrong script fails instead of hanging.
+   */
+  private maxWaitUs(): number {
+    return this.target.virtualTime ? 3_600_000_000 : 30_000_000;
+  }
+
   /** Wait (letting time pass) for a blocked call to return, as packetdrill does before the next call. */
   private async finishPending(ev: Event | null): Promise<void> {
     const p = this.pending;
     if (!p) return;
-    const limit = this.target.nowUs() + 3_600_000_000;
+    const limit = this.target.nowUs() + this.maxWaitUs();
     // A call that is just returning (real-time targets answer in ~0.1 ms) is not left to wait.
     await this.target.settle();
-    // Real time: look every millisecond, so the script goes on when the call returns, not up to 1 s later.
+    // Real time: one wait that ends when the call returns (kernel target).
+    if (!p.done && this.target.waitPending) {
+      await this.target.waitPending(limit);
+      await this.target.settle();
+    }
+    // Otherwise look every millisecond (real time) or second (virtual time).
     const step = this.target.virtualTime ? 1_000_000 : 1_000;
     while (!p.done && this.target.nowUs() < limit) {
       await this.target.advanceTo(Math.min(limit, this.target.nowUs() + step));
@@ -668,7 +684,7 @@ export class Runner {
       if (e instanceof ExprError) this.fail(ev, `syntax error in ${a.name} arguments: ${e.message}`);
       throw e;
     }
-    args = this.fillArgs(a.name, args);
+    args = this.mapFds(a.name, this.fillArgs(a.name, args));
     const expectedRet = (() => {
       try {
         return evalExpr(a.ret);
@@ -723,6 +739,26 @@ export class Runner {
     this.pending = p;
   }
 
+  /**
+   * Script fds are names, as in packetdrill: `socket(...) = 4` binds script
+   * fd 4 to whatever fd the target returned, and later calls naming 4 use it.
+   */
+  private mapFds(name: string, args: Value[]): Value[] {
+    const map = (v: Value | undefined): Value | undefined => {
+      if (v?.t !== 'int') return v;
+      const live = this.fdMap.get(v.v);
+      return live === undefined ? v : { ...v, v: live };
+    };
+    if (name === 'poll' && args[0]?.t === 'list') {
+      const items = args[0].items.map((p) =>
+        p.t === 'pollfd' ? { ...p, fd: this.fdMap.get(p.fd) ?? p.fd } : p,
+      );
+      return [{ t: 'list', items }, ...args.slice(1)];
+    }
+    if (FD_CALLS.has(name) && args.length > 0) return [map(args[0]) as Value, ...args.slice(1)];
+    return args;
+  }
+
   /** packetdrill's implicit arguments: `bind(fd, ..., ...)` binds local_ip:bind_port, etc. */
   private fillArgs(name: string, args: Value[]): Value[] {
     const out = args.slice();
@@ -754,7 +790,10 @@ export class Runner {
   ): void {
     const errText = (e: string | null) =>
       e ? ` with errno ${e} (${STRERROR[e as ErrnoCode] ?? 'unknown error'})` : '';
-    if (expected.t === 'int') {
+    const newFd = (name === 'socket' || name === 'accept' || name === 'accept4') && r.ret >= 0;
+    if (newFd && expected.t === 'int' && expected.v >= 0) {
+      this.fdMap.set(expected.v, r.ret);
+    } else if (expected.t === 'int') {
       if (r.ret !== expected.v)
         this.fail(
           ev,
@@ -776,7 +815,10 @@ export class Runner {
       const f = this.fds.get(args[0]?.t === 'int' ? args[0].v : -1);
       if (f) f.listening = true;
     }
-    if (name === 'close' && r.ret === 0 && args[0]?.t === 'int') this.fds.delete(args[0].v);
+    if (name === 'close' && r.ret === 0 && args[0]?.t === 'int') {
+      this.fds.delete(args[0].v);
+      for (const [k, v] of this.fdMap) if (v === args[0].v) this.fdMap.delete(k);
+    }
     // out-values
     if (r.out) {
       for (const [k, v] of Object.entries(r.out)) {
@@ -809,6 +851,35 @@ export class Runner {
     }
   }
 }
+
+/** Calls whose first argument is a file descriptor. */
+const FD_CALLS = new Set([
+  'bind',
+  'listen',
+  'accept',
+  'accept4',
+  'connect',
+  'read',
+  'write',
+  'readv',
+  'writev',
+  'send',
+  'sendto',
+  'sendmsg',
+  'recv',
+  'recvfrom',
+  'recvmsg',
+  'close',
+  'shutdown',
+  'setsockopt',
+  'getsockopt',
+  'fcntl',
+  'getsockname',
+  'getpeername',
+  'ioctl',
+  'splice',
+  'sendfile',
+]);
 
 function argName(call: string, i: number): string {
   if (call === 'getsockopt') return i === 3 ? 'optval' : i === 4 ? 'optlen' : `argument ${i}`;

@@ -12,7 +12,7 @@
  * shell runs (the child is spawned asynchronously).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,11 @@ export class ToolShell {
   private readonly handler: ToolHandler;
   private readonly tools: string[];
 
-  constructor(handler: ToolHandler, tools: string[] = ['sysctl', 'ss', 'nstat']) {
+  private readonly isolate: boolean;
+
+  constructor(handler: ToolHandler, tools: string[] = ['sysctl', 'ss', 'nstat'], isolate = true) {
     this.handler = handler;
+    this.isolate = isolate;
     this.tools = tools;
     this.dir = mkdtempSync(join(tmpdir(), 'usnet-drill-'));
     this.sockPath = join(this.dir, 'tools.sock');
@@ -100,7 +103,16 @@ export class ToolShell {
       USNET_DRILL_SOCK: this.sockPath,
     };
     return await new Promise<ShellResult>((resolve) => {
-      const child = spawn('/bin/sh', ['-c', command], {
+      // As root, the command runs in a throw-away network namespace of its
+      // own (unshare -n), so that a script's writes to /proc/sys/net or
+      // device commands cannot touch the host's network: the host under
+      // test is the simulated one, reached through the tool wrappers (a
+      // Unix socket path works across network namespaces).
+      const isolate = this.isolate && process.getuid?.() === 0 && existsSync('/usr/bin/unshare');
+      const [cmd, args] = isolate
+        ? ['/usr/bin/unshare', ['-n', '/bin/sh', '-c', command]]
+        : ['/bin/sh', ['-c', command]];
+      const child = spawn(cmd, args, {
         cwd: opts.cwd,
         env,
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -145,6 +145,13 @@ export interface Target {
   settle(): Promise<void>;
 
   /**
+   * Optional: let time pass until every pending system call has returned or
+   * `untilUs`, whichever comes first, in one wait. Real-time targets provide
+   * it so the runner need not poll a blocked call in small steps.
+   */
+  waitPending?(untilUs: number): Promise<void>;
+
+  /**
    * Run a backquoted shell command with /bin/sh in the host's context
    * (usnet: `sysctl`, `ss` and `nstat` act on the stack; kernel: inside the
    * namespace). Defines are in the environment.

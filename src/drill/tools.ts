@@ -443,3 +443,25 @@ export function runSysctl(argv: string[], sysctl: Sysctl): ToolResult {
   }
   return { status, stdout: out, stderr: err };
 }
+
+// ---------------------------------------------------------------- ip / tc
+
+/**
+ * `ip` and `tc` as seen by a script run against usnet: the set-up commands
+ * packetdrill scripts (and the kernel selftests' defaults.sh) issue for the
+ * kernel's TUN device and caches have nothing to act on in usnet, so they
+ * succeed silently: `tc qdisc add|replace|change|del ...` (usnet has no
+ * qdisc; nothing paces its output) and `ip tcp_metrics flush|delete ...`
+ * (usnet keeps no per-destination metrics). Anything else is refused.
+ */
+export function runIpTc(tool: 'ip' | 'tc', argv: string[]): ToolResult {
+  const args = argv.filter((a) => !/^-/.test(a));
+  if (tool === 'tc' && args[0] === 'qdisc') return { status: 0, stdout: '', stderr: '' };
+  if (tool === 'ip' && (args[0] === 'tcp_metrics' || args[0] === 'tcpmetrics' || args[0] === 'tcp_metric'))
+    return { status: 0, stdout: '', stderr: '' };
+  return {
+    status: 1,
+    stdout: '',
+    stderr: `${tool} ${argv.join(' ')}: not supported against the usnet target (only tc qdisc and ip tcp_metrics are accepted)\n`,
+  };
+}

@@ -28,7 +28,7 @@ import type {
   TargetConfig,
   Value,
 } from './target.js';
-import { type NstatHistory, runNstat, runSs, runSysctl, type SsRow, type SsState } from './tools.js';
+import { type NstatHistory, runIpTc, runNstat, runSs, runSysctl, type SsRow, type SsState } from './tools.js';
 
 const POLLNVAL = 0x20;
 const O_NONBLOCK = 0x800;
@@ -511,11 +511,15 @@ export class UsnetTarget implements Target {
   private tool(tool: string, argv: string[]) {
     if (tool === 'sysctl') return runSysctl(argv, this.stack.sysctl);
     if (tool === 'ss') return runSs(argv, this.ssRows());
+    if (tool === 'ip' || tool === 'tc') return runIpTc(tool, argv);
     return runNstat(argv, this.stack.counters.snapshot(), this.nstatHist);
   }
 
   async shell(command: string): Promise<ShellResult> {
-    this.shellRunner ??= new ToolShell((t, argv) => this.tool(t, argv));
+    this.shellRunner ??= new ToolShell(
+      (t, argv) => this.tool(t, argv),
+      ['sysctl', 'ss', 'nstat', 'ip', 'tc'],
+    );
     return this.shellRunner.run(command, {
       cwd: (this.cfg as DrillConfig).cwd ?? process.cwd(),
       env: this.cfg.defines,

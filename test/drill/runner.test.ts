@@ -66,8 +66,13 @@ test('timing: a packet outside the tolerance fails, a range accepts it', async (
 });
 
 test('system call results and errno are checked', async () => {
-  const ret = await run('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n');
-  assert.match(ret.r.error ?? '', /t\.pkt:1: runtime error in socket call: Expected result 4 but got 3/);
+  const ret = await run('0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 listen(3, 1) = 1\n');
+  assert.match(ret.r.error ?? '', /t\.pkt:2: runtime error in listen call: Expected result 1 but got 0/);
+  // script fds are names for the target's fds, as in packetdrill
+  const fds = await run(
+    '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 7\n+0 bind(7, ..., ...) = 0\n+0 listen(7, 1) = 0\n+0 close(7) = 0\n',
+  );
+  assert.equal(fds.r.error, null);
   const errno = await run(`0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0 bind(3, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("10.9.9.9")}, 16) = -1 EADDRINUSE (Address already in use)
 `);
