@@ -187,7 +187,15 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   }
 
   // Fourth: a SYN in a synchronized state (RFC 5961 §4): challenge ACK, never a reset.
-  if (f & SYN) {
+  // Except the peer's SYN-ACK completing a simultaneous open (Linux lets it pass as the ACK).
+  const simOpenSynAck =
+    t.state === TcpState.SYN_RECV &&
+    t.simOpen &&
+    (f & (SYN | ACK)) === (SYN | ACK) &&
+    (h.seq + 1) >>> 0 === t.rcvNxt &&
+    h.payloadLen === 0 &&
+    h.ack === t.sndNxt;
+  if (f & SYN && !simOpenSynAck) {
     L.inc(c.TcpInErrs);
     L.inc(c.TcpExtTCPSYNChallenge);
     challengeAck(L, t);

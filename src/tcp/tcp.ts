@@ -62,7 +62,6 @@ export class TcpLayer implements IpHandler, TimerHandler {
   /** Control blocks by id (timer data), and the free ids. */
   private readonly byId: (Tcb | null)[] = [];
   private readonly freeIds: number[] = [];
-  private inInput = false;
   /** Socket calls in progress: wake-ups from inside them are not reported (the caller knows). */
   apiDepth = 0;
   /** Secret for SYN cookies (from the stack's rng). */
@@ -160,8 +159,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
       this.inc(c.TcpInErrs);
       return;
     }
-    this.inInput = true;
-    try {
+    {
       const t = this.tables.lookupEstablished(rx.family, rx.dst, h.dstPort, rx.src, h.srcPort);
       if (t !== null) {
         segmentArrives(this, t, rx, h);
@@ -185,8 +183,6 @@ export class TcpLayer implements IpHandler, TimerHandler {
         return;
       }
       this.noSocket(rx, h);
-    } finally {
-      this.inInput = false;
     }
   }
 
@@ -248,12 +244,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
   icmpError(err: IcmpErr): void {
     const t = this.tables.lookupEstablished(err.family, err.src, err.sport, err.dst, err.dport);
     if (t === null) return;
-    this.inInput = true;
-    try {
-      handleIcmp(this, t, err);
-    } finally {
-      this.inInput = false;
-    }
+    handleIcmp(this, t, err);
   }
 
   // ---------------------------------------------------------------- timers
@@ -261,12 +252,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
   onTimer(data: number, handle: number, now: number): void {
     const t = this.byId[data];
     if (t === null || t === undefined) return;
-    this.inInput = true;
-    try {
-      onTcbTimer(this, t, handle, now);
-    } finally {
-      this.inInput = false;
-    }
+    onTcbTimer(this, t, handle, now);
   }
 
   armRtx(t: Tcb, kind: number, delay: number): void {
