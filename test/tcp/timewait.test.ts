@@ -293,3 +293,55 @@ test('TIME_WAIT: PAWS rejects an old-timestamped segment at rcv_nxt; an RST is l
   w.send(w.seg(RST, 5000, { tsVal: 700 }), 60_001);
   assert.equal(w.alive(), false);
 });
+
+// ---------------------------------------------------------------- end to end
+
+import { POLLIN } from '../../src/socket/poll.js';
+import { twoStacks } from './harness.js';
+
+test('end to end: a SYN to a server TIME_WAIT entry reopens it; the SYN-ACK starts at old snd_nxt + 65537', () => {
+  const { world, b, ta, tb } = twoStacks();
+  const l = tb.socket(4);
+  l.setsockopt('SO_REUSEADDR', 1);
+  l.bind('198.18.0.2', 80);
+  l.listen(16);
+  const c = ta.socket(4);
+  c.setsockopt('SO_REUSEADDR', 1);
+  c.bind('198.18.0.1', 45000);
+  try {
+    c.connect('198.18.0.2', 80);
+  } catch {}
+  world.runUntil(() => (l.poll() & POLLIN) !== 0, { timeout: 1000 });
+  const s = l.accept();
+  // The server closes first: it ends in TIME_WAIT.
+  s.close();
+  world.run({ until: world.now + 10 });
+  c.close();
+  world.run({ until: world.now + 500 });
+  assert.deepEqual(
+    tb
+      .list()
+      .filter((r) => r.state === 'TIME-WAIT')
+      .map((r) => [r.lport, r.rport]),
+    [[80, 45000]],
+  );
+  const tables = tb.tables as unknown as {
+    lookupTimeWait: (...a: unknown[]) => number;
+    twTable(id: number): { sndNxt: Uint32Array };
+    twRow(id: number): number;
+  };
+  const id = tables.lookupTimeWait(4, A('198.18.0.2'), 80, A('198.18.0.1'), 45000);
+  const oldSndNxt = tables.twTable(id).sndNxt[tables.twRow(id)];
+  // The client reconnects from the same port (its own side is CLOSED, the port free).
+  const c2 = ta.socket(4);
+  c2.setsockopt('SO_REUSEADDR', 1);
+  c2.bind('198.18.0.1', 45000);
+  try {
+    c2.connect('198.18.0.2', 80);
+  } catch {}
+  world.runUntil(() => (l.poll() & POLLIN) !== 0, { timeout: 1000 });
+  const s2 = l.accept();
+  assert.equal(s2.t.iss, (oldSndNxt + 65537) >>> 0);
+  assert.equal(tb.list().filter((r) => r.state === 'TIME-WAIT').length, 0);
+  assert.equal(b.counters.get('TcpExtTW'), 1);
+});
