@@ -48,3 +48,21 @@ test('a real moment maps to the script time it had; moments while stopped map to
   assert.equal(c.nowMs(), 0);
   assert.equal(c.running, false);
 });
+
+test('a second user keeps the clock running through the first stop, without the cut-off', () => {
+  let real = 0;
+  const c = new ScriptClock(() => real);
+  c.run(); // a blocked call
+  real = 5;
+  c.run(); // a wait until 6
+  real = 9;
+  c.stop(6); // the wait ends late, but the call still holds the clock
+  assert.equal(c.running, true);
+  assert.equal(c.nowMs(), 9);
+  real = 12;
+  c.stop();
+  assert.equal(c.running, false);
+  assert.equal(c.nowMs(), 12);
+  c.stop(); // unmatched: no effect
+  assert.equal(c.nowMs(), 12);
+});

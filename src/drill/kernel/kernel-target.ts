@@ -234,6 +234,32 @@ export class KernelTarget implements Target {
     }
   }
 
+  /**
+   * Lets time pass until every pending (blocked) system call has returned, or
+   * until script time `untilUs`, in one stretch of real time: a call that
+   * waits on the kernel's timers (connect giving up after its SYN retries)
+   * returns at the kernel's pace, and the clock stops at the moment the last
+   * one returned in the helper. (The runner uses this, when a target has it,
+   * instead of alternating short advanceTo() and settle() calls, whose gaps
+   * would slow the script clock against the kernel's.)
+   */
+  async waitPending(untilUs: number): Promise<void> {
+    const h = this.helper;
+    if (!h) return;
+    const entryMs = this.clock.nowMs();
+    this.clock.run();
+    try {
+      while (h.pendingCount > 0 && !this.closed) {
+        const left = untilUs / 1000 - this.clock.nowMs();
+        if (left <= 0) break;
+        await h.nextMessage(Math.min(left, 1000));
+      }
+    } finally {
+      const end = h.pendingCount === 0 ? this.clock.at(h.lastReturnMs) : untilUs / 1000;
+      this.clock.stop(Math.max(entryMs, end, this.lastStampMs));
+    }
+  }
+
   /** Waits in real time until `untilReal` (performance.now() ms) or an outbound packet; true for the packet. */
   private async waitQueued(untilReal: number): Promise<boolean> {
     while (!this.queued() && !this.closed) {

@@ -22,6 +22,8 @@ const KEEP = 16;
 export class ScriptClock {
   private script = 0;
   private runningSince: number | null = null;
+  /** run() calls not yet matched by stop(): the clock stops when the last one does */
+  private users = 0;
   private readonly stretches: Stretch[] = [];
   private readonly realNow: () => number;
 
@@ -33,6 +35,7 @@ export class ScriptClock {
   reset(): void {
     this.script = 0;
     this.runningSince = null;
+    this.users = 0;
     this.stretches.length = 0;
   }
 
@@ -44,8 +47,9 @@ export class ScriptClock {
     return this.runningSince === null ? this.script : this.script + (this.realNow() - this.runningSince);
   }
 
+  /** Starts the clock (or keeps it running for one more user). */
   run(): void {
-    if (this.runningSince !== null) return;
+    if (this.users++ > 0) return;
     const r = this.realNow();
     this.runningSince = r;
     this.stretches.push({ real0: r, script0: this.script, real1: Number.POSITIVE_INFINITY });
@@ -53,12 +57,13 @@ export class ScriptClock {
   }
 
   /**
-   * Stops the clock; with `atMost`, at no later script time than that (the
-   * time beyond it was the runner's lateness in waking, not script time),
-   * but never earlier than where this stretch began.
+   * Ends one run(); the last one stops the clock, with `atMost` at no later
+   * script time than that (the time beyond it was the runner's lateness in
+   * waking, not script time), but never earlier than where this stretch
+   * began. While another user keeps it running, `atMost` does not apply.
    */
   stop(atMost?: number): void {
-    if (this.runningSince === null) return;
+    if (this.users === 0 || --this.users > 0 || this.runningSince === null) return;
     const r = this.realNow();
     const s = this.stretches[this.stretches.length - 1]!;
     let t = this.script + (r - this.runningSince);

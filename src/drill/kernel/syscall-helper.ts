@@ -84,6 +84,8 @@ export class SyscallHelper {
   private readonly offsetMs = monoToPerfOffsetMs();
   private stderr = '';
   private waiters: Array<() => void> = [];
+  /** when (performance.now() ms) the most recent call returned in the helper */
+  lastReturnMs = 0;
   readonly pid: number;
 
   private constructor(child: ChildProcess) {
@@ -155,6 +157,7 @@ export class SyscallHelper {
       }
       this.pending.delete(id);
       clearTimeout(p.timer);
+      if (typeof msg.t1 === 'number') this.lastReturnMs = msg.t1 / 1e6 + this.offsetMs;
       const t0 = typeof msg.t0 === 'number' ? msg.t0 / 1e6 + this.offsetMs : performance.now();
       const t1 = typeof msg.t1 === 'number' ? msg.t1 / 1e6 + this.offsetMs : performance.now();
       p.resolve({ ...(msg as object), ret: msg.ret as number, startMs: t0, endMs: t1 } as SyscallResult);
