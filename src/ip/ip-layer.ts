@@ -651,6 +651,7 @@ export class IpLayer implements IpLayerApi {
         return;
       }
     }
+    if (h.extCount > 0 && !this.checkOptions6(frame, h)) return;
     if (h.routingType >= 0 && h.segmentsLeft > 0) {
       // RFC 8200 §4.4: a Routing header with segments left that we do not
       // process (no type is supported: type 0 is deprecated by RFC 5095).
@@ -685,6 +686,74 @@ export class IpLayer implements IpLayerApi {
     rx.pktLen = IPV6_HEADER_LEN + h.payloadLen;
     if (h.proto === NEXTHDR_NONE) return;
     this.deliver(rx, frame, h.headerLen, IPV6_HEADER_LEN + h.payloadLen - h.headerLen);
+  }
+
+  /**
+   * RFC 8200 §4.2 option processing for the Hop-by-Hop and Destination
+   * Options headers before the upper layer (as Linux's ip6_parse_tlv):
+   * padding runs longer than 7 bytes and PadN with non-zero contents are
+   * dropped (RFC 4942 §2.1.9.5); more than 8 non-padding options
+   * (max_hbh_opts_number / max_dst_opts_number) are dropped; Router Alert
+   * must be 2 bytes long; an unknown option acts by its two high-order bits:
+   * skip (00), drop (01), drop and send Parameter Problem code 2 pointing at
+   * it (10), the same unless the destination is multicast (11). Returns
+   * false when the packet was dropped (counted as Ip6InHdrErrors).
+   */
+  private checkOptions6(pkt: Uint8Array, h: Ipv6Header): boolean {
+    let nh = pkt[6];
+    let p = IPV6_HEADER_LEN;
+    const end = h.headerLen;
+    while (p < end) {
+      const hl = nh === NEXTHDR_FRAGMENT ? 8 : nh === 51 ? (pkt[p + 1] + 2) * 4 : (pkt[p + 1] + 1) * 8;
+      if (nh === 0 || nh === 60) {
+        const verdict = this.tlvVerdict(pkt, p + 2, p + hl, nh === 0);
+        if (verdict !== -1) {
+          this.ctx.counters.inc(this.c.In6HdrErrors);
+          if (verdict >= 0) {
+            const mcast = isMulticast(h.dst);
+            const action = pkt[verdict] >> 6;
+            if (action === 2 || (action === 3 && !mcast))
+              this.icmp.sendError6(pkt, 0, IPV6_HEADER_LEN + h.payloadLen, 4, 2, verdict);
+          }
+          return false;
+        }
+      }
+      nh = pkt[p];
+      p += hl;
+    }
+    return true;
+  }
+
+  /** -1: acceptable; -2: drop silently; n >= 0: unknown option at offset n with a drop action. */
+  private tlvVerdict(pkt: Uint8Array, p: number, end: number, hbh: boolean): number {
+    let pad = 0;
+    let count = 0;
+    while (p < end) {
+      const t = pkt[p];
+      if (t === 0) {
+        if (++pad > 7) return -2;
+        p++;
+        continue;
+      }
+      const olen = pkt[p + 1] + 2;
+      if (t === 1) {
+        pad += olen;
+        if (pad > 7) return -2;
+        for (let i = 2; i < olen; i++) if (pkt[p + i] !== 0) return -2;
+        p += olen;
+        continue;
+      }
+      pad = 0;
+      if (++count > 8) return -2;
+      if (hbh && t === 5) {
+        if (olen !== 4) return -2; // Router Alert carries 2 bytes (RFC 2711)
+      } else if ((t & 0xc0) !== 0) {
+        if ((t & 0xc0) === 0x40) return -2;
+        return p;
+      }
+      p += olen;
+    }
+    return -1;
   }
 
   /** Offset of the Next Header byte that announced the Fragment header. */

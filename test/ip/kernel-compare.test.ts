@@ -539,6 +539,92 @@ test('nstat counters move as Linux moves them for good, malformed and undelivera
       for (const [, p] of pkts) stack.receive('tun0', p.slice());
       const ours: Record<string, number> = {};
       for (const n of COMPARED) ours[n] = stack.counters.get(n);
+      if (process.env.SHOW_KERNEL)
+        console.log(
+          JSON.stringify(
+            kernel.map((k) => ({
+              ...(k as object),
+              answer: (k as { answer: { message: string }[] }).answer.map((a) => a.message.slice(0, 16)),
+            })),
+          ),
+        );
+      assert.deepEqual(ours, kernel);
+    } finally {
+      await tun.close();
+    }
+  } finally {
+    ns.delete();
+  }
+});
+
+/** An IPv6 echo request behind one extension header of type `type` holding `body` (after next/len). */
+function withExt(type: number, body: number[], seq: number): Uint8Array {
+  const total = 2 + body.length;
+  assert.equal(total % 8, 0, 'extension header length is a multiple of 8');
+  const ext = [58, total / 8 - 1, ...body];
+  const echo = icmp6(128, 0, (0x55 << 16) | seq, bytes(16, seq), P6, K6);
+  return v6(Uint8Array.from([...ext, ...echo]), type, P6, K6);
+}
+
+const OPTION_PROBES: [string, Uint8Array][] = [
+  ['HBH unknown 00 (skip)', withExt(0, [0x3e, 2, 0, 0, 1, 0], 1)],
+  ['HBH unknown 01 (drop)', withExt(0, [0x7e, 2, 0, 0, 1, 0], 2)],
+  ['HBH unknown 10 (ICMP)', withExt(0, [0xbe, 2, 0, 0, 1, 0], 3)],
+  ['HBH unknown 11 (ICMP)', withExt(0, [0xfe, 2, 0, 0, 1, 0], 4)],
+  ['DST unknown 00', withExt(60, [0x3e, 2, 0, 0, 1, 0], 5)],
+  ['DST unknown 10', withExt(60, [1, 0, 0xbe, 2, 0, 0], 6)],
+  ['PadN with non-zero bytes', withExt(0, [1, 4, 0, 7, 0, 0], 7)],
+  ['14 bytes of padding', withExt(0, [1, 6, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0], 8)],
+  ['9 options', withExt(0, [...new Array(9).fill([0x3e, 0]).flat(), 1, 2, 0, 0], 9)],
+  ['Router Alert', withExt(0, [5, 2, 0, 0, 1, 0], 10)],
+  ['Router Alert, wrong length', withExt(0, [5, 4, 0, 0, 0, 0], 11)],
+  ['Routing type 0, segments left 1', withExt(43, [0, 1, 0, 0, 0, 0, ...new Array(16).fill(0)], 12)],
+  ['Routing type 253, segments left 0', withExt(43, [253, 0, 0, 0, 0, 0], 13)],
+];
+
+test('IPv6 extension-header options (RFC 8200 §4.2) and routing headers are handled as Linux does', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const ns = Netns.create('optcmp');
+  try {
+    const tun = await ns.openTun({ nameInNetns: 'tun0', addrs: ['fd00::1/64'] });
+    try {
+      const names = ['Ip6InHdrErrors', 'Icmp6OutParmProblems', 'Icmp6InEchos', 'Icmp6OutEchoReplies'];
+      const kernel: unknown[] = [];
+      const ours: unknown[] = [];
+      const stack = new Stack({ seed: 5 });
+      const link = new CaptureLink(1500);
+      stack.addInterface('tun0', link, { addrs: ['fd00::1/64'] });
+      for (const [name, pkt] of OPTION_PROBES) {
+        const before = await nstat(ns);
+        const pending = collect(tun, 1, 300);
+        tun.transmit(pkt);
+        const got = await pending;
+        const after = await nstat(ns);
+        kernel.push({
+          name,
+          answer: got.map(describe),
+          ...Object.fromEntries(names.map((n) => [n, (after.get(n) ?? 0) - (before.get(n) ?? 0)])),
+        });
+        const c0 = names.map((n) => stack.counters.get(n));
+        const s0 = link.sent.length;
+        stack.receive('tun0', pkt.slice());
+        ours.push({
+          name,
+          answer: link.sent.slice(s0).map(describe),
+          ...Object.fromEntries(names.map((n, i) => [n, stack.counters.get(n) - c0[i]])),
+        });
+      }
+      if (process.env.SHOW_KERNEL)
+        console.log(
+          JSON.stringify(
+            kernel.map((k) => ({
+              ...(k as object),
+              answer: (k as { answer: { message: string }[] }).answer.map((a) => a.message.slice(0, 16)),
+            })),
+          ),
+        );
       assert.deepEqual(ours, kernel);
     } finally {
       await tun.close();
