@@ -311,6 +311,7 @@ export class TcpSocket implements TcbOwner {
     setState(L, t, TcpState.SYN_SENT);
     L.inc(L.c.TcpActiveOpens);
     sendSyn(L, t, false);
+    t.retransStamp = L.now; // Linux retrans_stamp: when the first SYN left
     t.rttTime = L.now;
     t.rttSeq = (t.iss + 1) >>> 0;
     L.armRtx(t, RTX_RTO, 1000);

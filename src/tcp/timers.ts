@@ -70,8 +70,18 @@ function retransmitTimer(L: TcpLayer, t: Tcb, now: number): void {
     return;
   }
   if (t.state === TcpState.SYN_SENT || (t.state === TcpState.SYN_RECV && t.simOpen)) {
+    // Linux 6.x tcp_write_timeout for SYN_SENT: expired after tcp_syn_retries
+    // + tcp_syn_linear_timeouts retransmissions, or once the time that
+    // tcp_syn_retries doubling RTOs from 1 s would take has passed since the
+    // first SYN (or TCP_USER_TIMEOUT). Measured on the reference kernel:
+    // SYNs at 0,1,2,3,4,5,7,11,19,35,67 s and ETIMEDOUT at 131 s; with
+    // TCP_SYNCNT 2: SYNs at 0..5 s and ETIMEDOUT at 7 s.
     const retries = t.synRetries || v['net.ipv4.tcp_syn_retries'];
-    if (t.retransmits >= retries) {
+    const maxRetrans = retries + (t.state === TcpState.SYN_SENT ? v['net.ipv4.tcp_syn_linear_timeouts'] : 0);
+    const elapsed = t.retransStamp < 0 ? 0 : now - t.retransStamp;
+    const budget =
+      t.userTimeout > 0 ? t.userTimeout : modelTimeout(retries, 1000, v['net.ipv4.tcp_rto_max_ms']);
+    if (t.retransmits >= maxRetrans || (t.retransmits > 0 && elapsed >= budget)) {
       L.inc(c.TcpExtTCPAbortOnTimeout);
       tcpDone(L, t, 'ETIMEDOUT');
       return;
@@ -80,7 +90,6 @@ function retransmitTimer(L: TcpLayer, t: Tcb, now: number): void {
     t.totalRto++;
     L.inc(c.TcpExtTCPTimeouts);
     L.inc(c.TcpExtTCPSynRetrans);
-    if (t.retransStamp < 0) t.retransStamp = now;
     retransmitAt(L, t, t.iss);
     t.rttTime = -1;
     // Linux 6.x: the first tcp_syn_linear_timeouts SYN retransmissions keep
