@@ -201,7 +201,10 @@ export class Runner {
     this.trace(`${this.where(ev)}: ${a.type} at ${(start / 1e6).toFixed(6)}`);
     if (a.type === 'packet' && a.direction === '>') {
       const at = await this.outbound(ev, start, end, any);
-      this.prevUs = any || start !== end ? at : start;
+      // Later relative times count from when the packet really left (as
+      // packetdrill adjusts relative event times): on a real-time target
+      // the script must not inherit the lateness of the host it watches.
+      this.prevUs = at;
       return;
     }
     if (start < this.target.nowUs() - this.tolerance(start) && this.target.virtualTime) {
