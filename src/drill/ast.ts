@@ -91,7 +91,9 @@ export type TcpOptionSpec =
   | { kind: 'sack'; blocks: Array<[number, number]> }
   | { kind: 'ts'; val: number; ecr: number }
   | { kind: 'md5'; hex: string }
-  | { kind: 'fastopen'; cookie: string; exp: boolean };
+  | { kind: 'fastopen'; cookie: string; exp: boolean }
+  /** AccECN option `ECN e0b 1 ceb 0 e1b 1` (field order picks kind 172 or 174) */
+  | { kind: 'accecn'; fields: Array<[string, number]> };
 
 /** IP-level details in `[ect0]`, `(tos 0x10)`, `[flowlabel 0x12]`, `(ttl 3)`. */
 export interface IpInfo {

@@ -31,13 +31,25 @@ const FLAG_CHARS: Array<[string, number]> = [
   ['U', F_URG],
   ['E', F_ECE],
   ['W', F_CWR],
-  ['N', F_AE],
+  ['A', F_AE],
 ];
 
 /** Script flag text (`S.`, `P.`, `SEW`) to header bits. */
 export function parseFlags(text: string): number {
   let f = 0;
+  // AccECN (RFC 9768-draft): a digit after the ACK dot is the 3-bit ACE
+  // counter carried in AE, CWR and ECE.
+  const ace = /\.([0-7])$/.exec(text);
+  if (ace) {
+    const d = Number(ace[1]);
+    f |= (d & 4 ? F_AE : 0) | (d & 2 ? F_CWR : 0) | (d & 1 ? F_ECE : 0);
+    text = text.slice(0, -1);
+  }
   for (const ch of text) {
+    if (ch === 'N') {
+      f |= F_AE;
+      continue;
+    }
     const e = FLAG_CHARS.find(([c]) => c === ch);
     if (!e) throw new Error(`unknown TCP flag '${ch}'`);
     f |= e[1];

@@ -46,7 +46,9 @@ export function parseScript(source: string, file: string, opts: ParseOptions = {
   return script;
 }
 
-const FLAG_LETTERS = /^[FSRPUEWN]+$/;
+const FLAG_LETTERS = /^[FSRPUEWAN]+$/;
+/** AccECN's ACE counter written after the ACK dot: `P.6`, `.5` */
+const ACE = /^\.[0-7]$/;
 
 class Parser {
   private pos = 0;
@@ -441,7 +443,10 @@ class Parser {
     // flags: WORD ['.'] | '.' | '-'
     const ft = this.peek();
     let flags: string;
-    if (ft.kind === 'punct' && ft.text === '.') {
+    if (ft.kind === 'float' && ACE.test(ft.text)) {
+      this.next();
+      flags = ft.text;
+    } else if (ft.kind === 'punct' && ft.text === '.') {
       this.next();
       flags = '.';
     } else if (ft.kind === 'punct' && ft.text === '-') {
@@ -453,6 +458,8 @@ class Parser {
       if (this.isPunct('.') && !this.peek().spaceBefore) {
         this.next();
         flags += '.';
+      } else if (this.peek().kind === 'float' && ACE.test(this.peek().text) && !this.peek().spaceBefore) {
+        flags += this.next().text;
       }
     } else {
       this.fail(ft, 'expected TCP flags (S, S., ., P., F., R, R., ...), udp or icmp');
@@ -546,6 +553,14 @@ class Parser {
       }
       case 'md5':
         return { kind: 'md5', hex: this.hexBlob() };
+      case 'ECN': {
+        const fields: Array<[string, number]> = [];
+        while (this.peek().kind === 'word' && ['e0b', 'ceb', 'e1b'].includes(this.peek().text)) {
+          const name = this.next().text;
+          fields.push([name, this.expectInt(`AccECN ${name} counter`)]);
+        }
+        return { kind: 'accecn', fields };
+      }
       case 'FO':
       case 'FOEXP': {
         const c = this.peek();

@@ -370,6 +370,9 @@ export class Runner {
         case 'ts':
           out.push({ kind: 'ts', val: o.val >>> 0, ecr: (o.ecr + (c.tsOffset ?? 0)) >>> 0 });
           break;
+        case 'accecn':
+          out.push(accEcnOption(o.fields));
+          break;
         case 'md5':
         case 'fastopen':
           out.push({
@@ -935,7 +938,20 @@ function specToOption(o: TcpOptionSpec): TcpOption {
       return { kind: 'unknown', code: 19, data: hexBytes(o.hex, false) };
     case 'fastopen':
       return { kind: 'unknown', code: o.exp ? 254 : 34, data: hexBytes(o.cookie, o.exp) };
+    case 'accecn':
+      return accEcnOption(o.fields);
   }
+}
+
+/** AccECN option: kind 172 when the first counter is e0b (order e0b ceb e1b), 174 when e1b; 24-bit counters. */
+function accEcnOption(fields: Array<[string, number]>): TcpOption {
+  const data = new Uint8Array(fields.length * 3);
+  fields.forEach(([, v], i) => {
+    data[3 * i] = v >>> 16;
+    data[3 * i + 1] = v >>> 8;
+    data[3 * i + 2] = v;
+  });
+  return { kind: 'unknown', code: fields[0]?.[0] === 'e1b' ? 174 : 172, data };
 }
 
 function hexBytes(hex: string, expMagic: boolean): Uint8Array {
@@ -1001,6 +1017,12 @@ function compareOptions(
       case 'fastopen':
         if (o.kind !== 'unknown') return bad(`#${i + 1} kind`);
         break;
+      case 'accecn': {
+        const w2 = accEcnOption(w.fields);
+        if (o.kind !== 'unknown' || w2.kind !== 'unknown' || o.code !== w2.code) return bad(`#${i + 1} kind`);
+        if (o.data.length !== w2.data.length || o.data.some((b, k) => b !== w2.data[k])) return bad('AccECN');
+        break;
+      }
     }
   }
   return null;

@@ -202,3 +202,24 @@ test('parse errors name file:line:column', () => {
     }
   }
 });
+
+test('AccECN: AE flag letter, ACE counters after the dot, the ECN option', () => {
+  const s = parse(`0 < SEWA 0:0(0) win 32792 <mss 1050,nop,nop,sackOK,nop,wscale 8>
++.002 > SW. 0:0(0) ack 1 <mss 1460,ECN e1b 1 ceb 0 e0b 1,nop,nop,nop,sackOK,nop,wscale 8>
++.002 > [ect0] P.6 1:101(100) ack 1 <ECN e1b 1 ceb 0 e0b 1,nop>
++.002 > [ect0] .5 101:101(0) ack 101 <ECN e1b 1 ceb 0 e0b 101,nop>
++.002 > [noecn] EAP. 1:1001(1000) ack 1 <...>
+`);
+  assert.deepEqual(
+    s.events.map((e) => tcp(e.action).flags),
+    ['SEWA', 'SW.', 'P.6', '.5', 'EAP.'],
+  );
+  assert.deepEqual(tcp(s.events[1].action).options?.[1], {
+    kind: 'accecn',
+    fields: [
+      ['e1b', 1],
+      ['ceb', 0],
+      ['e0b', 1],
+    ],
+  });
+});
