@@ -41,7 +41,6 @@ import {
   boundAddrOf,
   bucketConflicts,
   K_LISTEN,
-  K_TW,
   kindOf,
 } from './bind-buckets.js';
 import { DestPorts } from './dest-ports.js';
@@ -160,8 +159,9 @@ export class InetTables<S extends InetSock> {
    * port now, unless IP_BIND_ADDRESS_NO_PORT defers it to connect().
    */
   bind(sock: S, addr: IpAddr | null, port: number): void {
-    if (this.regs.has(sock) || sock.lport !== 0 || this.addrLocked.has(sock))
-      throw new SysError('EINVAL', 'bind');
+    // Linux __inet_bind: EINVAL once a port is held; an address bound with
+    // IP_BIND_ADDRESS_NO_PORT alone may still be bound again.
+    if (this.regs.has(sock) || sock.lport !== 0) throw new SysError('EINVAL', 'bind');
     let laddr: IpAddr | null = null;
     if (addr !== null && !isAnyAddr(addr)) {
       if (sock.family === 6 && addr.length === 16 && isV4Wire(addr) && sock.v6only)
@@ -181,7 +181,7 @@ export class InetTables<S extends InetSock> {
         if (laddr !== null) this.addrLocked.add(sock);
         return;
       }
-      port = this.findOpenPort(sock, bound, false);
+      port = this.findOpenPort(sock, bound);
       if (port < 0) throw new SysError('EADDRINUSE', 'bind');
     } else {
       const b = this.buckets[port];
@@ -217,7 +217,7 @@ export class InetTables<S extends InetSock> {
     let r = this.regs.get(sock);
     if (r === undefined) {
       const bound = boundAddrOf(sock.family, sock.v6only, sock.laddr);
-      const port = this.findOpenPort(sock, bound, true);
+      const port = this.findOpenPort(sock, bound);
       if (port < 0) throw new SysError('EADDRINUSE', 'listen');
       this.join(sock, port, bound, kindOf(sock.reuseAddr, sock.reusePort, false, false), false, false);
       sock.lport = port;
@@ -303,12 +303,10 @@ export class InetTables<S extends InetSock> {
       throw new SysError('ENETUNREACH', 'connect');
     const oldLaddr = sock.laddr;
     let laddr = sock.laddr;
-    let chosen = false;
     if (laddr === null || isAnyAddr(laddr)) {
       const rt = this.host.ip.route(wireAddr(raddr));
       if (rt === null) throw new SysError('ENETUNREACH', 'connect');
       laddr = raddr.length === 16 && isV4Wire(raddr) ? v4Mapped(rt.src) : rt.src.slice();
-      chosen = true;
     }
     let tw = -1;
     const r = this.regs.get(sock);
@@ -334,7 +332,6 @@ export class InetTables<S extends InetSock> {
       tw = this.lastTw;
       sock.lport = port;
     }
-    void chosen;
     let takeover: TwTakeover | null = null;
     if (tw >= 0) takeover = this.takeOver(tw, now);
     sock.raddr = raddr.slice();
@@ -593,13 +590,8 @@ export class InetTables<S extends InetSock> {
           // A port bind() created is never shared with connect()'s choice.
           if (b.fastreuse >= 0 || b.fastreuseport >= 0) continue;
           // Only active opens share connect()-made buckets: destEst / destTw know their 4-tuples.
-          if (
-            estBits !== null
-              ? (estBits[port >>> 3] & (1 << (port & 7))) !== 0
-              : dEst !== null && dEst.has(port)
-          )
-            continue;
-          if (dTw !== null && dTw.has(port)) {
+          if (estBits !== null ? (estBits[port >>> 3] & (1 << (port & 7))) !== 0 : dEst?.has(port)) continue;
+          if (dTw?.has(port)) {
             const tw = this.lookupTimeWait(4, laddr, port, raddr, rport);
             if (tw >= 0) {
               if (!this.twUnique(tw, true, now)) continue;
@@ -626,7 +618,7 @@ export class InetTables<S extends InetSock> {
    * of the range first for SO_REUSEADDR sockets, every owner of an
    * overlapping address a conflict; ip_autobind_reuse relaxes that last.
    */
-  private findOpenPort(sock: S, bound: BoundAddr, _forListen: boolean): number {
+  private findOpenPort(sock: S, bound: BoundAddr): number {
     const sys = this.host.sysctl.v;
     this.reserved.update(sys['net.ipv4.ip_local_reserved_ports']);
     let relax = false;
@@ -694,5 +686,3 @@ function sameGroup(a: InetSock, b: InetSock): boolean {
   if (a.laddr === null || b.laddr === null) return a.laddr === b.laddr;
   return sameAddr(a.laddr, b.laddr);
 }
-
-export { K_TW };
