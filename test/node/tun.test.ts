@@ -89,3 +89,16 @@ test('TunLink.open reports bad requests as SysError', { skip, timeout: 30000 }, 
   await assert.rejects(TunLink.open({ name: 'usntghost0', netns: ghost }), (e) => isSysError(e, 'EIO'));
   assert.notEqual(spawnSync('ip', ['link', 'show', 'usntghost0'], { stdio: 'ignore' }).status, 0);
 });
+
+test('TunLink.open on a system without TUN fails with a SysError naming the reason (no root needed)', async () => {
+  const desc = Object.getOwnPropertyDescriptor(process, 'platform')!;
+  Object.defineProperty(process, 'platform', { value: 'darwin' });
+  try {
+    await assert.rejects(
+      TunLink.open(),
+      (e) => isSysError(e, 'ENOSYS') && e.syscall === 'tun_open' && /Linux/.test(e.message),
+    );
+  } finally {
+    Object.defineProperty(process, 'platform', desc);
+  }
+});
