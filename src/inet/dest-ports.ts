@@ -67,7 +67,7 @@ export class DestPorts {
 
   has(laddr: IpAddr, lport: number, raddr: IpAddr, rport: number): boolean {
     const d = this.find(laddr, raddr, rport);
-    return d?.has(lport);
+    return d !== null && d.has(lport) === true;
   }
 
   add(laddr: IpAddr, lport: number, raddr: IpAddr, rport: number): void {
