@@ -13,7 +13,8 @@
  *     is the kernel reference).
  *
  * Measured: single-stream throughput at MTU 1,500 and 65,535; connections per
- * second (handshake, 100-byte request, 100-byte reply, close); 1-byte
+ * second (handshake, 100-byte request, 100-byte reply, the server closes, the
+ * client reads to end of stream and closes); 1-byte
  * ping-pong round trip; and the number of times each payload byte is copied
  * from the sender's buffer to the receiver's (counted by instrumenting
  * Uint8Array copies during a transfer).
@@ -105,13 +106,16 @@ function usnetCps(n: number): number {
         c.send(req);
         sent = true;
       }
-      while (got < 100 && readable(c)) {
+      // Read the reply, then to end of stream: the server closes first and
+      // keeps the TIME_WAIT, as in the kernel reference.
+      while (got >= 0 && readable(c)) {
         const k = c.recvInto(buf, 0, 200);
-        if (k === 0) break;
-        got += k;
-      }
-      if (got === 100) {
-        got = 101;
+        if (k > 0) {
+          got += k;
+          continue;
+        }
+        if (got !== 100) throw new Error(`usnet cps: reply of ${got} bytes`);
+        got = -1;
         c.close();
         done++;
         if (done < n) start();
@@ -298,11 +302,9 @@ async function nodeCps(n: number): Promise<number> {
       let got = 0;
       c.on('data', (d: Buffer) => {
         got += d.length;
-        if (got === 100) {
-          c.end();
-          resolve();
-        }
       });
+      // The server ends first; the client's end follows (allowHalfOpen off).
+      c.on('close', () => (got === 100 ? resolve() : reject(new Error(`reply of ${got} bytes`))));
       c.on('error', reject);
     });
   }

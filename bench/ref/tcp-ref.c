@@ -4,7 +4,8 @@
  * loop, so this measures the kernel plus syscalls, not a runtime.
  *
  *   tcp-ref tput <bytes> <mss|0>     single-stream throughput; prints seconds
- *   tcp-ref cps <count>              connect, 100-byte request, 100-byte reply, close
+ *   tcp-ref cps <count>              connect, 100-byte request, 100-byte reply, server closes,
+ *                                    client reads to EOF and closes
  *   tcp-ref pingpong <count>         1-byte ping-pong round trips
  *
  * Prints one line: "<mode> <count> <seconds>". Everything stays on 127.0.0.1;
@@ -134,6 +135,9 @@ int main(int argc, char **argv) {
       int s = dial(port, 0, 1);
       write(s, buf, 100);
       if (readn(s, buf, 100) != 100) die("client read");
+      /* read to end of stream: the server closes first and keeps the TIME_WAIT */
+      while (read(s, buf, sizeof buf) > 0) {
+      }
       close(s);
     }
     t1 = now();
