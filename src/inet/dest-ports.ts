@@ -35,14 +35,14 @@ export class Dest {
 export class DestPorts {
   private readonly map = new Map<number, Dest>();
   private readonly seed: number;
-  /** The destination found by the last find(), for repeated has() calls in a scan. */
+  private n = 0;
   constructor(seed: number) {
     this.seed = seed | 0;
   }
 
   /** Number of destinations tracked. */
   get size(): number {
-    return this.map.size;
+    return this.n;
   }
 
   private hashOf(laddr: IpAddr, raddr: IpAddr, rport: number): number {
@@ -80,6 +80,7 @@ export class DestPorts {
       d = new Dest(h, wireAddr(laddr), wireAddr(raddr), rport);
       d.next = head;
       this.map.set(h, d);
+      this.n++;
     }
     if (d.has(lport)) return;
     d.count++;
@@ -113,6 +114,7 @@ export class DestPorts {
       l.pop();
     }
     if (d.count === 0) {
+      this.n--;
       if (prev !== null) prev.next = d.next;
       else if (d.next !== null) this.map.set(h, d.next);
       else this.map.delete(h);
