@@ -41,6 +41,7 @@ import type { LossRecovery, RecoveryAction } from './types.js';
 
 /** Most SACKed ranges remembered (a peer can send at most 4 blocks per ACK; holes beyond this are rare). */
 export const MAX_RANGES = 64;
+const NO_RANGES = new Uint32Array(0);
 
 export class SackRecovery implements LossRecovery {
   readonly name = 'sack';
@@ -51,8 +52,10 @@ export class SackRecovery implements LossRecovery {
   recover = 0;
   dupThresh: number;
   /** Scoreboard: SACKed [start, end) ranges above snd_una, sorted. */
-  readonly sStart = new Uint32Array(MAX_RANGES);
-  readonly sEnd = new Uint32Array(MAX_RANGES);
+  // Allocated on the first SACK block: most connections never see one, and
+  // connection set-up is a hot path (connections per second).
+  sStart: Uint32Array = NO_RANGES;
+  sEnd: Uint32Array = NO_RANGES;
   count = 0;
   /** HighRxt: retransmitted up to here. */
   highRxt = 0;
@@ -119,6 +122,10 @@ export class SackRecovery implements LossRecovery {
 
   /** Add a SACK block, keeping the list sorted and merged. */
   private addRange(l: number, r: number): void {
+    if (this.sStart.length === 0) {
+      this.sStart = new Uint32Array(MAX_RANGES);
+      this.sEnd = new Uint32Array(MAX_RANGES);
+    }
     const st = this.sStart;
     const en = this.sEnd;
     let n = this.count;
