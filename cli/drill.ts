@@ -88,6 +88,7 @@ export function register(program: Command): void {
     .option('-D, --define <NAME=value>', 'define a symbol for the scripts (repeatable)', collect, [])
     .option('--pcap <file>', 'write the packets of the run to a pcap file (one per script when several)')
     .option('-v, --verbose', 'trace every event')
+    .option('--dry_run', 'parse the scripts and check their options; run nothing')
     .allowUnknownOption(true)
     .addHelpText('after', HELP)
     .action(async (scripts: string[], opts: Record<string, unknown>) => {
@@ -133,6 +134,7 @@ export function register(program: Command): void {
         if (err) errors.push(err);
       }
       if (opts.verbose) cfg.verbose = true;
+      if (opts.dry_run) cfg.dryRun = true;
       const target = opts.target as string;
       if (target !== 'usnet' && target !== 'kernel')
         errors.push(`unknown --target ${target} (usnet or kernel)`);

@@ -21,6 +21,8 @@ export interface DrillConfig extends TargetConfig {
   tsTickUs: number;
   /** options set explicitly on the command line (they override script options) */
   explicit: Set<string>;
+  /** --dry_run: parse the scripts (and their options), run nothing */
+  dryRun: boolean;
 }
 
 /** packetdrill's defaults for an address family (config.c). */
@@ -57,6 +59,7 @@ export function defaultConfig(): DrillConfig {
     remotePort: 40000,
     tsTickUs: 0,
     explicit: new Set(),
+    dryRun: false,
   };
 }
 
@@ -64,7 +67,6 @@ export function defaultConfig(): DrillConfig {
 const IGNORED = new Set([
   'speed',
   'non_fatal',
-  'dry_run',
   'debug',
   'init_scripts',
   'strict_segments',
@@ -162,6 +164,9 @@ export function applyOption(
       }
       case 'verbose':
         cfg.verbose = true;
+        return null;
+      case 'dry_run':
+        cfg.dryRun = true;
         return null;
       default:
         if (IGNORED.has(name)) return null;

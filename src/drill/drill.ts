@@ -79,6 +79,13 @@ export async function runOne(file: string, opts: DrillOptions, many = false): Pr
     base.error = err;
     return base;
   }
+  if (cfg.dryRun) {
+    base.ok = true;
+    base.skipped = script.events
+      .filter((e) => e.action.type === 'code')
+      .map((e) => `${file}:${e.loc.line}: %{ }% (not run)`);
+    return base;
+  }
   cfg.cwd = dirname(resolve(file));
   const target = opts.makeTarget ? await opts.makeTarget() : await createTarget(opts.target);
   const pcap = opts.pcap ? new PcapWriter(pcapPath(opts.pcap, file, many)) : null;

@@ -142,6 +142,12 @@ export function lex(source: string, file: string, defines: Record<string, string
           // strings we decode the common C escapes, backquotes stay raw.
           if (c === '"') {
             const esc = source[e + 1];
+            const hex = esc === 'x' ? /^[0-9a-fA-F]{1,2}/.exec(source.slice(e + 2, e + 4)) : null;
+            if (hex) {
+              out += String.fromCharCode(Number.parseInt(hex[0], 16));
+              e += 2 + hex[0].length;
+              continue;
+            }
             out += esc === 'n' ? '\n' : esc === 't' ? '\t' : esc === '0' ? '\0' : esc;
           } else out += source.slice(e, e + 2);
           e += 2;

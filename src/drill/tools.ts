@@ -454,7 +454,10 @@ export function runSysctl(argv: string[], sysctl: Sysctl): ToolResult {
  * qdisc; nothing paces its output) and `ip tcp_metrics flush|delete ...`
  * (usnet keeps no per-destination metrics). Anything else is refused.
  */
-export function runIpTc(tool: 'ip' | 'tc', argv: string[]): ToolResult {
+export function runIpTc(tool: 'ip' | 'tc' | 'ethtool', argv: string[]): ToolResult {
+  // ethtool -K/--offload DEV tso off: usnet never offloads segmentation
+  if (tool === 'ethtool' && (argv[0] === '-K' || argv[0] === '--offload' || argv[0] === '--features'))
+    return { status: 0, stdout: '', stderr: '' };
   const args = argv.filter((a) => !/^-/.test(a));
   if (tool === 'tc' && args[0] === 'qdisc') return { status: 0, stdout: '', stderr: '' };
   if (tool === 'ip' && (args[0] === 'tcp_metrics' || args[0] === 'tcpmetrics' || args[0] === 'tcp_metric'))
@@ -462,6 +465,6 @@ export function runIpTc(tool: 'ip' | 'tc', argv: string[]): ToolResult {
   return {
     status: 1,
     stdout: '',
-    stderr: `${tool} ${argv.join(' ')}: not supported against the usnet target (only tc qdisc and ip tcp_metrics are accepted)\n`,
+    stderr: `${tool} ${argv.join(' ')}: not supported against the usnet target (only tc qdisc, ip tcp_metrics and ethtool -K are accepted)\n`,
   };
 }

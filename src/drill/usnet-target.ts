@@ -511,14 +511,14 @@ export class UsnetTarget implements Target {
   private tool(tool: string, argv: string[]) {
     if (tool === 'sysctl') return runSysctl(argv, this.stack.sysctl);
     if (tool === 'ss') return runSs(argv, this.ssRows());
-    if (tool === 'ip' || tool === 'tc') return runIpTc(tool, argv);
+    if (tool === 'ip' || tool === 'tc' || tool === 'ethtool') return runIpTc(tool, argv);
     return runNstat(argv, this.stack.counters.snapshot(), this.nstatHist);
   }
 
   async shell(command: string): Promise<ShellResult> {
     this.shellRunner ??= new ToolShell(
       (t, argv) => this.tool(t, argv),
-      ['sysctl', 'ss', 'nstat', 'ip', 'tc'],
+      ['sysctl', 'ss', 'nstat', 'ip', 'tc', 'ethtool'],
     );
     return this.shellRunner.run(command, {
       cwd: (this.cfg as DrillConfig).cwd ?? process.cwd(),
