@@ -111,7 +111,6 @@ export function initTransfer(L: TcpLayer, t: Tcb): void {
   if (t.rtt === null) t.rtt = RttEstimator.fromSysctl(v);
   if (t.cc === null) {
     t.cc = createCongestionControl(v['net.ipv4.tcp_congestion_control']);
-    t.rec = new NewReno(t.cc, v['net.ipv4.tcp_reordering']);
     t.ackEv = newAckEvent();
     t.recAct = newRecoveryAction();
   }
@@ -123,9 +122,11 @@ export function established(L: TcpLayer, t: Tcb): void {
   const now = L.now;
   (t.rtt as RttEstimator).afterHandshake(t.totalRetrans > 0);
   t.cc?.init(now);
-  // SACK-permitted negotiated: RFC 6675 recovery instead of NewReno.
-  if (t.sackOk && t.cc !== null && !(t.rec instanceof SackRecovery))
-    t.rec = new SackRecovery(t.cc, L.sysctl.v['net.ipv4.tcp_reordering']);
+  // SACK-permitted negotiated: RFC 6675 recovery, else NewReno (chosen now, once the options are known).
+  if (t.rec === null && t.cc !== null) {
+    const reo = L.sysctl.v['net.ipv4.tcp_reordering'];
+    t.rec = t.sackOk ? new SackRecovery(t.cc, reo) : new NewReno(t.cc, reo);
+  }
   t.rec?.init(t.sndUna, now);
   t.retransmits = 0;
   t.totalRto = 0;

@@ -11,6 +11,7 @@
 import { pow2 } from './send-buffer.js';
 
 export const MAX_RANGES = 32;
+const NO_RANGES = new Int32Array(0);
 
 export class RecvBuffer {
   private buf: Uint8Array;
@@ -19,8 +20,9 @@ export class RecvBuffer {
   /** In-order bytes ready for the application. */
   readable = 0;
   /** Out-of-order ranges as offsets past the end of the readable bytes (i.e. past rcv_nxt). */
-  readonly oooStart = new Int32Array(MAX_RANGES);
-  readonly oooEnd = new Int32Array(MAX_RANGES);
+  /** Allocated when the first out-of-order segment arrives (most connections never see one). */
+  oooStart: Int32Array = NO_RANGES;
+  oooEnd: Int32Array = NO_RANGES;
   oooCount = 0;
 
   /** `capacity` 0: no memory until data arrives (ensureCapacity). */
@@ -145,6 +147,10 @@ export class RecvBuffer {
 
   /** Insert [s, e) into the sorted, disjoint range list, merging neighbours. */
   private addRange(s: number, e: number): boolean {
+    if (this.oooStart.length === 0) {
+      this.oooStart = new Int32Array(MAX_RANGES);
+      this.oooEnd = new Int32Array(MAX_RANGES);
+    }
     const st = this.oooStart;
     const en = this.oooEnd;
     let i = 0;
