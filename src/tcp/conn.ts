@@ -64,7 +64,8 @@ export function initRcvWindow(L: TcpLayer, t: Tcb, mssForRounding: number): void
 
 /** The MSS we advertise: route MTU minus IP and TCP headers (Linux tcp_mss_clamp / advmss). */
 export function advMssFor(mtu: number, family: 4 | 6, userMss: number): number {
-  let m = mtu - (family === 4 ? 40 : 60);
+  // A datagram holds at most 65535 bytes (Linux IPV4_MAX_PMTU): on lo (MTU 65536) the MSS is 65495.
+  let m = family === 4 ? Math.min(mtu - 40, 65535 - 40) : Math.min(mtu - 60, 65535 - 20);
   if (userMss > 0 && userMss < m) m = userMss;
   return m < 88 ? 88 : m;
 }

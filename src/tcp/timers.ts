@@ -121,7 +121,13 @@ function retransmitTimer(L: TcpLayer, t: Tcb, now: number): void {
   if (n > 0) t.rec?.onRetransmit(t.sndUna, n);
   t.rttTime = -1;
   t.rtt?.backOff();
-  L.armRtx(t, RTX_RTO, t.rtt !== null ? t.rtt.timeout() : 1000);
+  let to = t.rtt !== null ? t.rtt.timeout() : 1000;
+  if (t.userTimeout > 0) {
+    // Linux tcp_clamp_rto_to_user_timeout: fire no later than the user timeout.
+    const remaining = t.userTimeout - (now - t.retransStamp);
+    to = remaining <= 0 ? 1 : Math.min(to, remaining);
+  }
+  L.armRtx(t, RTX_RTO, to);
 }
 
 /**
