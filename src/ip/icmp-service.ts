@@ -48,6 +48,7 @@ import {
 import type { Ipv6Header } from '../wire/ipv6.js';
 import { IcmpRateLimiter } from './icmp-ratelimit.js';
 import type { NetInterface } from './interface.js';
+import type { PmtuCache, PmtuSnapshot } from './pmtu.js';
 import type { RouteEntry } from './route-table.js';
 import type { Family, IcmpErr, IpHandler, IpOutputOpts, IpRx } from './types.js';
 
@@ -59,10 +60,7 @@ export interface IcmpHost {
   lookup(dst: IpAddr): RouteEntry | null;
   selectSource(dev: NetInterface, dst: IpAddr): IpAddr | null;
   handler(proto: number): IpHandler | null;
-  pmtu: {
-    get(dst: IpAddr, now: number): number;
-    set(dst: IpAddr, mtu: number, now: number, ms: number): void;
-  };
+  pmtu: PmtuCache;
   pathMtu(e: RouteEntry, dst: IpAddr): number;
   output(
     buf: Uint8Array,
@@ -349,11 +347,16 @@ export class IcmpService {
     const dst = buf.subarray(q + 16, q + 20);
     // Only errors about packets we could have sent: from one of our addresses.
     if (!this.ip.isLocal(src)) return;
+    let snap: PmtuSnapshot | null = null;
     if (h.type === ICMP_DEST_UNREACH && h.code === ICMP_FRAG_NEEDED) {
+      snap = this.ip.pmtu.snapshot(dst, this.ctx.now);
       e.mtu = this.updatePmtu(dst, h.mtu, 4);
       if (e.mtu === 0) return;
     }
-    this.deliverError(e, rx, buf[q + 9], src, dst, buf, q + ihl, qlen - ihl);
+    // Linux lowers the path MTU only from a transport's error handler that
+    // found the socket (udp_err / tcp_v4_err): undo it when none did.
+    if (!this.deliverError(e, rx, buf[q + 9], src, dst, buf, q + ihl, qlen - ihl) && snap !== null)
+      this.ip.pmtu.restore(dst, snap);
   }
 
   private errorIn6(rx: IpRx, h: IcmpHeader, buf: Uint8Array, off: number, len: number): void {
@@ -398,16 +401,19 @@ export class IcmpService {
     const src = buf.subarray(q + 8, q + 24);
     const dst = buf.subarray(q + 24, q + 40);
     if (!this.ip.isLocal(src)) return;
+    let snap: PmtuSnapshot | null = null;
     if (h.type === ICMPV6_PKT_TOOBIG) {
+      snap = this.ip.pmtu.snapshot(dst, this.ctx.now);
       e.mtu = this.updatePmtu(dst, h.mtu, 6);
       if (e.mtu === 0) return;
     }
-    this.deliverError(e, rx, nh, src, dst, buf, q + p, qlen - p);
+    if (!this.deliverError(e, rx, nh, src, dst, buf, q + p, qlen - p) && snap !== null)
+      this.ip.pmtu.restore(dst, snap);
   }
 
   /**
-   * Lower the path MTU towards `dst` (Linux __ip_rt_update_pmtu: a value below
-   * route.min_pmtu becomes min_pmtu; never raised by ICMP). Returns the MTU now
+   * Lower the path MTU towards `dst` (Linux __ip_rt_update_pmtu: an IPv4 value
+   * below route.min_pmtu becomes min_pmtu; never raised by ICMP). Returns the MTU now
    * in force for `dst`, or 0 when there is no route.
    */
   private updatePmtu(dst: IpAddr, reported: number, family: Family): number {
@@ -416,6 +422,9 @@ export class IcmpService {
     const now = this.ctx.now;
     const old = this.ip.pathMtu(e, dst);
     const sc = this.ctx.sysctl.v;
+    // IPv6: a Packet Too Big below the minimum MTU changes nothing (RFC 8021
+    // deprecates the atomic fragments it used to ask for; Linux ignores it).
+    if (family === 6 && reported < IPV6_MIN_MTU) return old;
     const min = family === 4 ? sc['net.ipv4.route.min_pmtu'] : IPV6_MIN_MTU;
     let mtu = reported;
     if (mtu < min) mtu = Math.min(old, min);
@@ -434,9 +443,9 @@ export class IcmpService {
     buf: Uint8Array,
     toff: number,
     tlen: number,
-  ): void {
+  ): boolean {
     const handler = this.ip.handler(proto);
-    if (handler === null) return;
+    if (handler === null) return false;
     e.from = rx.src;
     e.src = src;
     e.dst = dst;
@@ -446,7 +455,11 @@ export class IcmpService {
     e.buf = buf;
     e.off = toff;
     e.len = tlen;
-    if (handler.icmpError(e) === false) this.inc(e.family === 4 ? 'IcmpInErrors' : 'Icmp6InErrors');
+    if (handler.icmpError(e) === false) {
+      this.inc(e.family === 4 ? 'IcmpInErrors' : 'Icmp6InErrors');
+      return false;
+    }
+    return true;
   }
 
   // ---- echo ------------------------------------------------------------------

@@ -29,6 +29,12 @@ function same(a: IpAddr, b: IpAddr): boolean {
   return true;
 }
 
+/** What an entry held (for undoing an update); `mtu` 0 = no entry. */
+export interface PmtuSnapshot {
+  mtu: number;
+  expires: number;
+}
+
 export class PmtuCache {
   private readonly map = new Map<number, Entry>();
   private count = 0;
@@ -84,6 +90,29 @@ export class PmtuCache {
       }
     }
     this.count--;
+  }
+
+  snapshot(dst: IpAddr, now: number): PmtuSnapshot {
+    const mtu = this.get(dst, now);
+    if (mtu === 0) return { mtu: 0, expires: 0 };
+    const k = hashAddr(dst);
+    for (let e = this.map.get(k) ?? null; e !== null; e = e.next)
+      if (same(e.addr, dst)) return { mtu, expires: e.expires };
+    return { mtu: 0, expires: 0 };
+  }
+
+  /** Put back what `snapshot` saw (deleting the entry if there was none). */
+  restore(dst: IpAddr, snap: PmtuSnapshot): void {
+    const k = hashAddr(dst);
+    for (let e = this.map.get(k) ?? null; e !== null; e = e.next) {
+      if (!same(e.addr, dst)) continue;
+      if (snap.mtu === 0) this.remove(k, e);
+      else {
+        e.mtu = snap.mtu;
+        e.expires = snap.expires;
+      }
+      return;
+    }
   }
 
   get size(): number {

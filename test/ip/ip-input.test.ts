@@ -188,13 +188,16 @@ test('ICMP errors reach the handler of the quoted protocol with Linux errno; PMT
   const foreign = v4(seg, { src: Uint8Array.from([198, 18, 0, 50]), dst: B4, proto: 6 });
   stack.receive('eth0', v4(icmp4(3, 3, 0, foreign), { proto: 1 }));
   assert.equal(errs.length, 5);
-  // IPv6 packet too big: clamped to 1280, EMSGSIZE.
+  // IPv6 packet too big below 1280 changes nothing (as Linux); 1300 is learned.
   const q6 = v6(seg, 6, A6, B6);
   stack.receive('eth0', v6(icmp6(2, 0, 1000, q6), 58));
-  assert.deepEqual([errs[5].errno, errs[5].mtu], [90, 1280]);
-  assert.equal(stack.ip.route(B6)?.mtu, 1280);
+  assert.deepEqual([errs[5].errno, errs[5].mtu], [90, 1500]);
+  assert.equal(stack.ip.route(B6)?.mtu, 1500);
+  stack.receive('eth0', v6(icmp6(2, 0, 1300, q6), 58));
+  assert.deepEqual([errs[6].errno, errs[6].mtu], [90, 1300]);
+  assert.equal(stack.ip.route(B6)?.mtu, 1300);
   stack.receive('eth0', v6(icmp6(1, 4, 0, q6), 58));
-  assert.deepEqual([errs[6].errno, errs[6].fatal], [111, true]);
+  assert.deepEqual([errs[7].errno, errs[7].fatal], [111, true]);
 });
 
 test('routes: longest prefix wins, gateways, no route, local addresses via lo', () => {
@@ -246,4 +249,25 @@ test('output: DF and too big → EMSGSIZE; otherwise fragments of 8-byte multipl
   assert.equal(stack.counters.get('IpFragOKs'), 1);
   assert.equal(stack.counters.get('IpFragCreates'), 3);
   assert.equal(stack.ip.output(buf, 10, 20, 17, A4, B4), 22, 'no headroom: EINVAL');
+});
+
+test('a path MTU update is undone when the transport finds no socket (Linux updates only for a socket)', () => {
+  const { stack } = harness();
+  let found = false;
+  stack.ip.register(6, {
+    input() {},
+    icmpError: () => found,
+  });
+  const seg = new Uint8Array(20);
+  const peer = Uint8Array.from([198, 18, 0, 99]);
+  const quoted = v4(seg, { src: A4, dst: peer, proto: 6, ff: 0x4000 });
+  stack.receive('eth0', v4(icmp4(3, 4, 1200, quoted), { proto: 1 }));
+  assert.equal(stack.ip.route(peer)?.mtu, 1500, 'no socket: nothing learned');
+  assert.equal(stack.counters.get('IcmpInErrors'), 1);
+  found = true;
+  stack.receive('eth0', v4(icmp4(3, 4, 1200, quoted), { proto: 1 }));
+  assert.equal(stack.ip.route(peer)?.mtu, 1200);
+  found = false;
+  stack.receive('eth0', v4(icmp4(3, 4, 1000, quoted), { proto: 1 }));
+  assert.equal(stack.ip.route(peer)?.mtu, 1200, 'the earlier value is restored');
 });

@@ -144,10 +144,26 @@ s.bind((src, 40000))
 s.sendto(bytes((i * 31 + 1) & 0xff for i in range(n)), (dst, 9))
 `;
 
-async function collect(tun: TunLink, want: number, ms = 3000): Promise<Uint8Array[]> {
+/** As SEND_PY, but binds first and waits 0.8 s before sending (an ICMP error arrives meanwhile). */
+const PMTU_PY = `
+import socket, sys, time
+src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fam = socket.AF_INET6 if ':' in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind((src, 40000))
+time.sleep(0.8)
+s.sendto(bytes((i * 31 + 1) & 0xff for i in range(n)), (dst, 9))
+`;
+
+async function collect(
+  tun: TunLink,
+  want: number,
+  ms = 3000,
+  accept: (f: Uint8Array) => boolean = toPeer,
+): Promise<Uint8Array[]> {
   const got: Uint8Array[] = [];
   tun.onReceive = (f) => {
-    if (toPeer(f)) got.push(f.slice());
+    if (accept(f)) got.push(f.slice());
   };
   const deadline = Date.now() + ms;
   while (got.length < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -617,6 +633,67 @@ test('IPv6 extension-header options (RFC 8200 §4.2) and routing headers are han
           ),
         );
       assert.deepEqual(ours, kernel);
+    } finally {
+      await tun.close();
+    }
+  } finally {
+    ns.delete();
+  }
+});
+
+test('path MTU learned from frag-needed / packet-too-big shapes later fragments as in Linux', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const ns = Netns.create('pmtucmp');
+  try {
+    const tun = await ns.openTun({ nameInNetns: 'tun0', addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+    try {
+      const stack = new Stack({ seed: 5 });
+      const link = new CaptureLink(1500);
+      stack.addInterface('tun0', link, { addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+      const cases: [string, number][] = [
+        ['198.18.0.3', 1000],
+        ['198.18.0.4', 300],
+        ['fd00::3', 1400],
+        ['fd00::4', 1000],
+      ];
+      for (const [peer, mtu] of cases) {
+        const v6peer = peer.includes(':');
+        const P = Uint8Array.from(
+          v6peer
+            ? [0xfd, ...new Array(14).fill(0), Number(peer.slice(-1))]
+            : [198, 18, 0, Number(peer.slice(-1))],
+        );
+        const K = v6peer ? K6 : K4;
+        const quoted = v6peer
+          ? v6(udp(40000, 9, bytes(1400), K, P), 17, K, P)
+          : v4(udp(40000, 9, bytes(1400), K, P), { src: K, dst: P, ff: 0x4000 });
+        const icmp = v6peer
+          ? v6(icmp6(2, 0, mtu, quoted.subarray(0, 1232), P, K), 58, P, K)
+          : v4(icmp4(3, 4, mtu, quoted.subarray(0, 548)), { src: P, dst: K, proto: 1 });
+        const last = P[P.length - 1];
+        const pending = collect(tun, 4, 3000, (f) =>
+          f[0] >> 4 === 6 ? f.length >= 40 && f[39] === last : f[19] === last,
+        );
+        // The kernel learns a path MTU only for a socket that exists: bind, wait, then send.
+        const run = ns.exec(['python3', '-c', PMTU_PY, v6peer ? 'fd00::1' : '198.18.0.1', peer, '3000'], {
+          timeoutMs: 10000,
+        });
+        await new Promise((r) => setTimeout(r, 400));
+        tun.transmit(icmp);
+        const r = await run;
+        assert.equal(r.code, 0, r.stderr);
+        const kernel = await pending;
+        const sock = stack.socket('udp', v6peer ? 6 : 4);
+        sock.bind(v6peer ? 'fd00::1' : '198.18.0.1', 40000);
+        stack.receive('tun0', icmp.slice());
+        const s0 = link.sent.length;
+        sock.sendto(bytes(3000), peer, 9);
+        sock.close();
+        const ours = link.sent.slice(s0);
+        assert.deepEqual(ours.map(fragSummary), kernel.map(fragSummary), `${peer} after mtu ${mtu}`);
+      }
     } finally {
       await tun.close();
     }
