@@ -19,6 +19,12 @@
  * from the sender's buffer to the receiver's (counted by instrumenting
  * Uint8Array copies during a transfer).
  *
+ * Figures are printed twice: per CPU-second (user + system time of every
+ * process involved, from process.cpuUsage / getrusage; stable when other
+ * work shares the machine) and per wall-clock second. The usnet sender
+ * writes one 64 KiB buffer over and over, as the C reference does
+ * (generating data is not TCP's cost).
+ *
  *   node --import tsx bench/tcp.bench.ts            (about a minute)
  *   USNET_BENCH_QUICK=1 node --import tsx bench/tcp.bench.ts
  */
@@ -48,27 +54,42 @@ const ROUNDS = QUICK ? 1 : 3;
 /** One-way delay of the in-memory wire: small, only so virtual time moves. */
 const WIRE_DELAY = 0.001;
 
+/** Elapsed wall-clock and CPU (user + system of this process) seconds. */
+interface Span {
+  wall: number;
+  cpu: number;
+}
+function clock(): () => Span {
+  const w0 = performance.now();
+  const c0 = process.cpuUsage();
+  return () => {
+    const c = process.cpuUsage(c0);
+    return { wall: (performance.now() - w0) / 1000, cpu: (c.user + c.system) / 1e6 };
+  };
+}
+
 // ------------------------------------------------------------------ usnet
 
-function usnetThroughput(mtu: number, bytes: number): number {
+function usnetThroughput(mtu: number, bytes: number): Span {
   const p = connectPair({ wire: { delay: WIRE_DELAY, mtu }, sndBuf: 4 * MiB, rcvBuf: 4 * MiB });
   const s = new BulkSender(p.ca, bytes, 1, false);
+  s.fixedData = true; // like the kernel reference: one buffer written over and over
   const r = new BulkReceiver(p.cb, false);
   p.ca.onEvent = () => s.pump();
   p.cb.onEvent = () => r.pump();
-  const t0 = performance.now();
+  const stop = clock();
   s.pump();
   p.world.runUntil(() => r.eof, { maxSteps: 1e9 });
-  const sec = (performance.now() - t0) / 1000;
+  const span = stop();
   if (r.received !== bytes) throw new Error(`usnet transfer short: ${r.received}`);
-  return (bytes * 8) / sec / 1e9;
+  return span;
 }
 
 function readable(s: TcpSocket): boolean {
   return (s.poll() & (POLLIN | POLLERR | POLLHUP)) !== 0;
 }
 
-function usnetCps(n: number): number {
+function usnetCps(n: number): Span {
   const h: Hosts = twoStacks({ wire: { delay: WIRE_DELAY } });
   const ls = tcpOf(h.b).socket(4);
   ls.bind('198.18.0.2', 80);
@@ -127,15 +148,15 @@ function usnetCps(n: number): number {
       if ((e as { code?: string }).code !== 'EINPROGRESS') throw e;
     }
   };
-  const t0 = performance.now();
+  const stop = clock();
   start();
   h.world.runUntil(() => done === n, { maxSteps: 1e9 });
-  const sec = (performance.now() - t0) / 1000;
+  const span = stop();
   if (done !== n) throw new Error(`usnet cps: ${done} of ${n}`);
-  return n / sec;
+  return span;
 }
 
-function usnetPingPong(n: number): number {
+function usnetPingPong(n: number): Span {
   const p = connectPair({ wire: { delay: WIRE_DELAY } });
   p.ca.setsockopt('TCP_NODELAY', 1);
   p.cb.setsockopt('TCP_NODELAY', 1);
@@ -157,12 +178,12 @@ function usnetPingPong(n: number): number {
       if (count < n) p.ca.send(one);
     }
   };
-  const t0 = performance.now();
+  const stop = clock();
   p.ca.send(one);
   p.world.runUntil(() => count === n, { maxSteps: 1e9 });
-  const us = ((performance.now() - t0) * 1000) / n;
+  const span = stop();
   if (count !== n) throw new Error(`usnet ping-pong: ${count} of ${n}`);
-  return us;
+  return span;
 }
 
 /**
@@ -245,11 +266,11 @@ function withServer(onConn: (s: net.Socket) => void): Promise<{ port: number; cl
   });
 }
 
-async function nodeThroughput(bytes: number): Promise<number> {
+async function nodeThroughput(bytes: number): Promise<Span> {
   let got = 0;
-  let t0 = 0;
-  let finish: (v: number) => void = () => {};
-  const result = new Promise<number>((r) => {
+  let stop = clock();
+  let finish: (v: Span) => void = () => {};
+  const result = new Promise<Span>((r) => {
     finish = r;
   });
   const srv = await withServer((s) => {
@@ -257,14 +278,14 @@ async function nodeThroughput(bytes: number): Promise<number> {
       got += d.length;
     });
     s.on('end', () => {
-      finish((bytes * 8) / ((performance.now() - t0) / 1000) / 1e9);
+      finish(stop());
       s.end();
     });
   });
   const chunk = Buffer.alloc(65536, 0x78);
   const c = net.connect(srv.port, '127.0.0.1');
   await new Promise((r) => c.once('connect', r));
-  t0 = performance.now();
+  stop = clock();
   let left = bytes;
   const write = () => {
     while (left > 0) {
@@ -285,7 +306,7 @@ async function nodeThroughput(bytes: number): Promise<number> {
   return g;
 }
 
-async function nodeCps(n: number): Promise<number> {
+async function nodeCps(n: number): Promise<Span> {
   const srv = await withServer((s) => {
     let got = 0;
     s.on('data', (d: Buffer) => {
@@ -295,7 +316,7 @@ async function nodeCps(n: number): Promise<number> {
     s.on('error', () => {});
   });
   const req = Buffer.alloc(100, 0x71);
-  const t0 = performance.now();
+  const stop = clock();
   for (let i = 0; i < n; i++) {
     await new Promise<void>((resolve, reject) => {
       const c = net.connect({ port: srv.port, host: '127.0.0.1', noDelay: true }, () => c.write(req));
@@ -308,12 +329,12 @@ async function nodeCps(n: number): Promise<number> {
       c.on('error', reject);
     });
   }
-  const sec = (performance.now() - t0) / 1000;
+  const span = stop();
   srv.close();
-  return n / sec;
+  return span;
 }
 
-async function nodePingPong(n: number): Promise<number> {
+async function nodePingPong(n: number): Promise<Span> {
   const srv = await withServer((s) => {
     s.setNoDelay(true);
     s.on('data', (d: Buffer) => s.write(d));
@@ -322,7 +343,7 @@ async function nodePingPong(n: number): Promise<number> {
   await new Promise((r) => c.once('connect', r));
   const one = Buffer.from([1]);
   let count = 0;
-  const t0 = performance.now();
+  const stop = clock();
   await new Promise<void>((resolve) => {
     c.on('data', (d: Buffer) => {
       count += d.length;
@@ -331,16 +352,16 @@ async function nodePingPong(n: number): Promise<number> {
     });
     c.write(one);
   });
-  const us = ((performance.now() - t0) * 1000) / n;
+  const span = stop();
   c.destroy();
   srv.close();
-  return us;
+  return span;
 }
 
 // ------------------------------------------------------------------ kernel via C
 
 interface Kernel {
-  run(mode: string, n: number, mtu: number): number | null; // seconds
+  run(mode: string, n: number, mtu: number): Span | null;
   cleanup(): void;
   how: string;
 }
@@ -378,7 +399,7 @@ function kernelRef(): Kernel | null {
       ? `netns ${ns}, lo MTU set per test, reno`
       : 'host loopback, TCP_MAXSEG for 1500, host congestion control',
     cleanup,
-    run(mode: string, n: number, mtu: number): number | null {
+    run(mode: string, n: number, mtu: number): Span | null {
       const args = [mode, String(n)];
       let cmd = exe;
       let argv = args;
@@ -390,36 +411,59 @@ function kernelRef(): Kernel | null {
         argv = ['netns', 'exec', ns, exe, ...args];
       } else if (mode === 'tput' && mtu === 1500) argv = [...args, '1448'];
       const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 180_000 });
-      const m = /(\S+) (\d+) ([\d.]+)/.exec(r.stdout ?? '');
-      return m ? Number(m[3]) : null;
+      const m = /(\S+) (\d+) ([\d.]+) ([\d.]+)/.exec(r.stdout ?? '');
+      return m ? { wall: Number(m[3]), cpu: Number(m[4]) } : null;
     },
   };
 }
 
 // ------------------------------------------------------------------ run
 
-function best<T>(n: number, f: () => T, better: (a: T, b: T) => boolean): T {
-  let b = f();
-  for (let i = 1; i < n; i++) {
-    const x = f();
-    if (better(x, b)) b = x;
-  }
-  return b;
-}
-async function bestAsync(n: number, f: () => Promise<number>, higher: boolean): Promise<number> {
-  let b = await f();
-  for (let i = 1; i < n; i++) {
+/** Best (shortest) wall and CPU time over `n` runs, taken separately. */
+async function best(n: number, f: () => Span | null | Promise<Span | null>): Promise<Span | null> {
+  let b: Span | null = null;
+  for (let i = 0; i < n; i++) {
     const x = await f();
-    if (higher ? x > b : x < b) b = x;
+    if (x === null) continue;
+    b = b === null ? { ...x } : { wall: Math.min(b.wall, x.wall), cpu: Math.min(b.cpu, x.cpu) };
   }
   return b;
 }
-const hi = (a: number, b: number) => a > b;
-const lo = (a: number, b: number) => a < b;
 
-const fmt = (x: number | null, d = 2) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
-const ratio = (u: number, r: number | null, higherBetter: boolean) =>
-  r === null || !r ? 'n/a' : `${(higherBetter ? u / r : r / u).toFixed(2)}x`;
+interface Row {
+  what: string;
+  /** From seconds to the figure shown. */
+  conv: (sec: number) => number;
+  higherBetter: boolean;
+  digits: number;
+  usnet: Span | null;
+  kernel: Span | null;
+  node: Span | null;
+}
+
+const fmt = (x: number | null, d: number) => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+
+function table(rows: Row[], key: 'wall' | 'cpu'): void {
+  const out: string[][] = [['', 'usnet', 'kernel (C)', 'usnet/kernel', 'node:net', 'usnet/node:net']];
+  for (const r of rows) {
+    const v = (s: Span | null) => (s === null ? null : r.conv(s[key]));
+    const u = v(r.usnet);
+    const k = v(r.kernel);
+    const n = v(r.node);
+    const ratio = (o: number | null) =>
+      u === null || o === null || !o ? '-' : `${(r.higherBetter ? u / o : o / u).toFixed(2)}x`;
+    out.push([
+      r.what,
+      fmt(u, r.digits),
+      fmt(k, r.digits),
+      ratio(k),
+      n === null ? '-' : fmt(n, r.digits),
+      ratio(n),
+    ]);
+  }
+  const w = out[0].map((_, i) => Math.max(...out.map((r) => r[i].length)));
+  for (const r of out) console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
+}
 
 async function main(): Promise<void> {
   console.log(`usnet TCP bench (${QUICK ? 'quick' : 'full'}; best of ${ROUNDS}; node ${process.version})`);
@@ -431,76 +475,66 @@ async function main(): Promise<void> {
   usnetCps(200);
   usnetPingPong(2000);
 
-  const u1500 = best(ROUNDS, () => usnetThroughput(1500, SIZE_1500), hi);
-  const u64k = best(ROUNDS, () => usnetThroughput(65535, SIZE_64K), hi);
-  const uCps = best(ROUNDS, () => usnetCps(CONNS), hi);
-  const uPing = best(ROUNDS, () => usnetPingPong(PINGS), lo);
-
-  const kt = (mode: string, n: number, mtu: number) => (k ? k.run(mode, n, mtu) : null);
-  const kBest = (mode: string, n: number, mtu: number, conv: (sec: number) => number, higher: boolean) => {
-    let b: number | null = null;
-    for (let i = 0; i < ROUNDS; i++) {
-      const s = kt(mode, n, mtu);
-      if (s === null) continue;
-      const v = conv(s);
-      if (b === null || (higher ? v > b : v < b)) b = v;
-    }
-    return b;
-  };
-  const k1500 = kBest('tput', SIZE_1500, 1500, (s) => (SIZE_1500 * 8) / s / 1e9, true);
-  const k64k = kBest('tput', SIZE_64K, 65535, (s) => (SIZE_64K * 8) / s / 1e9, true);
-  const kCps = kBest('cps', CONNS, 65535, (s) => CONNS / s, true);
-  const kPing = kBest('pingpong', PINGS, 65535, (s) => (s * 1e6) / PINGS, false);
+  const kr = (mode: string, n: number, mtu: number) => () => (k ? k.run(mode, n, mtu) : null);
+  const rows: Row[] = [
+    {
+      what: 'throughput MTU 1500 (Gbit/s)',
+      conv: (s) => (SIZE_1500 * 8) / s / 1e9,
+      higherBetter: true,
+      digits: 2,
+      usnet: await best(ROUNDS, () => usnetThroughput(1500, SIZE_1500)),
+      kernel: await best(ROUNDS, kr('tput', SIZE_1500, 1500)),
+      node: null,
+    },
+    {
+      what: 'throughput MTU 65535 (Gbit/s)',
+      conv: (s) => (SIZE_64K * 8) / s / 1e9,
+      higherBetter: true,
+      digits: 2,
+      usnet: await best(ROUNDS, () => usnetThroughput(65535, SIZE_64K)),
+      kernel: await best(ROUNDS, kr('tput', SIZE_64K, 65535)),
+      node: await best(ROUNDS, () => nodeThroughput(SIZE_64K)),
+    },
+    {
+      what: 'connections/s (100 B request + reply, close)',
+      conv: (s) => CONNS / s,
+      higherBetter: true,
+      digits: 0,
+      usnet: await best(ROUNDS, () => usnetCps(CONNS)),
+      kernel: await best(ROUNDS, kr('cps', CONNS, 65535)),
+      node: await best(ROUNDS, () => nodeCps(CONNS)),
+    },
+    {
+      what: '1-byte ping-pong round trip (µs)',
+      conv: (s) => (s * 1e6) / PINGS,
+      higherBetter: false,
+      digits: 2,
+      usnet: await best(ROUNDS, () => usnetPingPong(PINGS)),
+      kernel: await best(ROUNDS, kr('pingpong', PINGS, 65535)),
+      node: await best(ROUNDS, () => nodePingPong(PINGS)),
+    },
+  ];
   k?.cleanup();
 
-  const n64k = await bestAsync(ROUNDS, () => nodeThroughput(SIZE_64K), true);
-  const nCps = await bestAsync(ROUNDS, () => nodeCps(Math.min(CONNS, 10000)), true);
-  const nPing = await bestAsync(ROUNDS, () => nodePingPong(PINGS), false);
+  console.log('\nper CPU-second (user + system time of all processes involved; steady on a busy machine):');
+  table(rows, 'cpu');
+  console.log(
+    '\nper wall-clock second (usnet and node:net on one core; the kernel reference uses two processes):',
+  );
+  table(rows, 'wall');
+  console.log('(ratios: >1x means usnet is better; node:net at MTU 1500 is not measured: lo has MTU 65536)');
+  console.log(
+    `sizes: ${SIZE_1500 / MiB} MiB at MTU 1500, ${SIZE_64K / MiB} MiB at MTU 65535, ${CONNS} connections, ${PINGS} ping-pongs`,
+  );
 
   const copies1500 = usnetCopies(1500, 4 * MiB);
   const copies64k = usnetCopies(65535, 16 * MiB);
-
-  const rows: string[][] = [
-    ['what', 'usnet', 'kernel (C)', 'usnet/kernel', 'node:net', 'usnet/node:net'],
-    ['throughput MTU 1500 (Gbit/s)', fmt(u1500), fmt(k1500), ratio(u1500, k1500, true), '-', '-'],
-    [
-      'throughput MTU 65535 (Gbit/s)',
-      fmt(u64k),
-      fmt(k64k),
-      ratio(u64k, k64k, true),
-      fmt(n64k),
-      ratio(u64k, n64k, true),
-    ],
-    [
-      'connections/s (100 B req+reply, close)',
-      fmt(uCps, 0),
-      fmt(kCps, 0),
-      ratio(uCps, kCps, true),
-      fmt(nCps, 0),
-      ratio(uCps, nCps, true),
-    ],
-    [
-      '1-byte ping-pong RTT (µs)',
-      fmt(uPing),
-      fmt(kPing),
-      ratio(uPing, kPing, false),
-      fmt(nPing),
-      ratio(uPing, nPing, false),
-    ],
-  ];
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const r of rows)
-    console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
-  console.log('(ratios: >1x means usnet is faster; node:net at MTU 1500 is not measured: lo has MTU 65536)');
-  console.log(
-    `sizes: ${SIZE_1500 / MiB} MiB at MTU 1500, ${SIZE_64K / MiB} MiB at MTU 65535, ${CONNS} connections (node:net ${Math.min(CONNS, 10000)}), ${PINGS} ping-pongs`,
-  );
   for (const [mtu, c] of [
     [1500, copies1500],
     [65535, copies64k],
   ] as const) {
     console.log(
-      `payload copies per byte delivered (sender's send() to receiver's recv()), MTU ${mtu}: ${c.perByte.toFixed(2)}`,
+      `\npayload bytes copied per byte delivered (sender's send() to receiver's recv()), MTU ${mtu}: ${c.perByte.toFixed(2)}`,
     );
     for (const [site, per] of c.sites.slice(0, 8)) console.log(`  ${per.toFixed(2)}  ${site}`);
   }

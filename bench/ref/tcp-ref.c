@@ -8,7 +8,8 @@
  *                                    client reads to EOF and closes
  *   tcp-ref pingpong <count>         1-byte ping-pong round trips
  *
- * Prints one line: "<mode> <count> <seconds>". Everything stays on 127.0.0.1;
+ * Prints one line: "<mode> <count> <wall seconds> <cpu seconds>" (cpu: user +
+ * system of both processes, from getrusage). Everything stays on 127.0.0.1;
  * every loop is bounded by its count.
  */
 #define _GNU_SOURCE
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -151,6 +153,11 @@ int main(int argc, char **argv) {
     close(s);
   }
   waitpid(pid, 0, 0);
-  printf("%s %lld %.6f\n", mode, n, t1 - t0);
+  struct rusage self, kids;
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &kids);
+  double cpu = self.ru_utime.tv_sec + self.ru_utime.tv_usec / 1e6 + self.ru_stime.tv_sec + self.ru_stime.tv_usec / 1e6 +
+               kids.ru_utime.tv_sec + kids.ru_utime.tv_usec / 1e6 + kids.ru_stime.tv_sec + kids.ru_stime.tv_usec / 1e6;
+  printf("%s %lld %.6f %.6f\n", mode, n, t1 - t0, cpu);
   return 0;
 }

@@ -136,6 +136,9 @@ export class BulkSender {
   done = false;
   /** shutdown(SHUT_WR) after the last byte (false: leave the stream open for more). */
   shutdownWhenDone = true;
+  /** Send the same 64 KiB chunk over and over (benchmarks: generating data is not TCP's cost). */
+  fixedData = false;
+  private generated = false;
   private pat: Pattern;
   private buf: Uint8Array;
   private pos = 0;
@@ -158,7 +161,10 @@ export class BulkSender {
           this.done = true;
           return;
         }
-        this.buf = this.pat.next();
+        if (!this.fixedData || !this.generated) {
+          this.buf = this.pat.next();
+          this.generated = true;
+        }
         this.len = Math.min(this.buf.length, this.total - this.sent);
         this.pos = 0;
         if (this.hashing) this.hash.update(this.buf.subarray(0, this.len));
