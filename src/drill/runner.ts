@@ -392,38 +392,11 @@ export class Runner {
     spec: Extract<Event['action'], { type: 'packet' }>['spec'],
   ): Uint8Array {
     if (spec.proto !== 'icmp') throw new Error('not icmp');
-    const v4 = this.family === 4;
-    const types: Record<string, [number, number]> = v4
-      ? {
-          unreachable: [3, 0],
-          time_exceeded: [11, 0],
-          source_quench: [4, 0],
-          echo_reply: [0, 0],
-          echo_request: [8, 0],
-        }
-      : {
-          unreachable: [1, 0],
-          packet_too_big: [2, 0],
-          time_exceeded: [3, 0],
-          echo_request: [128, 0],
-          echo_reply: [129, 0],
-        };
-    const codes: Record<string, number> = v4
-      ? {
-          net_unreachable: 0,
-          host_unreachable: 1,
-          protocol_unreachable: 2,
-          port_unreachable: 3,
-          frag_needed: 4,
-          source_route_failed: 5,
-        }
-      : { no_route: 0, admin_prohibited: 1, address_unreachable: 3, port_unreachable: 4 };
-    const t = types[spec.icmpType];
-    if (!t) this.fail(ev, `unsupported ICMP type '${spec.icmpType}'`);
-    const code = spec.icmpCode === null ? t[1] : codes[spec.icmpCode];
-    if (code === undefined) this.fail(ev, `unsupported ICMP code '${spec.icmpCode}'`);
+    const tc = icmpTypeCode(this.family, spec.icmpType, spec.icmpCode);
+    if (typeof tc === 'string') this.fail(ev, tc);
+    const [icmpType, code] = tc;
     let rest = 0;
-    if (spec.mtu !== null) rest = v4 ? spec.mtu & 0xffff : spec.mtu >>> 0;
+    if (spec.mtu !== null) rest = this.family === 4 ? spec.mtu & 0xffff : spec.mtu >>> 0;
     // the quoted packet: one the local host could have sent on the current connection
     const c = this.cur;
     const quotedIp: IpFields = {
@@ -452,7 +425,7 @@ export class Runner {
         payloadLen: len,
       });
     }
-    return buildIcmpError(ip, t[0], code, rest, quoted);
+    return buildIcmpError(ip, icmpType, code, rest, quoted);
   }
 
   private async nextOutbound(untilUs: number): Promise<OutboundPacket | null> {
@@ -494,6 +467,13 @@ export class Runner {
         );
     } else {
       if (!d.icmp) this.fail(ev, `error handling packet: expected an ICMP packet\n${show()}`);
+      const tc = icmpTypeCode(this.family, spec.icmpType, spec.icmpCode);
+      if (typeof tc === 'string') this.fail(ev, tc);
+      if (d.icmp.type !== tc[0] || (spec.icmpCode !== null && d.icmp.code !== tc[1]))
+        this.fail(
+          ev,
+          `error handling packet: live packet field icmp type/code: expected: ${tc[0]}/${tc[1]} vs actual: ${d.icmp.type}/${d.icmp.code}\n${show()}`,
+        );
     }
     if (a.ip?.ecn) {
       const ecn = d.ip.tos & 3;
@@ -856,6 +836,54 @@ export class Runner {
       );
     }
   }
+}
+
+/** packetdrill's ICMP type and code names to numbers for the family (or why not). */
+function icmpTypeCode(family: 4 | 6, typeName: string, codeName: string | null): [number, number] | string {
+  const v4 = family === 4;
+  const types: Record<string, [number, number]> = v4
+    ? {
+        unreachable: [3, 0],
+        time_exceeded: [11, 0],
+        source_quench: [4, 0],
+        echo_reply: [0, 0],
+        echo_request: [8, 0],
+      }
+    : {
+        unreachable: [1, 0],
+        packet_too_big: [2, 0],
+        time_exceeded: [3, 0],
+        echo_request: [128, 0],
+        echo_reply: [129, 0],
+      };
+  const codes: Record<string, number> = v4
+    ? {
+        net_unreachable: 0,
+        host_unreachable: 1,
+        protocol_unreachable: 2,
+        port_unreachable: 3,
+        frag_needed: 4,
+        source_route_failed: 5,
+      }
+    : { no_route: 0, admin_prohibited: 1, address_unreachable: 3, port_unreachable: 4 };
+  // IPv4 names in an IPv6 run mean their ICMPv6 counterparts (RFC 4443), so
+  // one script serves both families as the kernel selftests run them.
+  if (!v4 && typeName === 'unreachable') {
+    const v6: Record<string, [number, number]> = {
+      frag_needed: [2, 0],
+      net_unreachable: [1, 0],
+      host_unreachable: [1, 3],
+      port_unreachable: [1, 4],
+      protocol_unreachable: [4, 1],
+    };
+    if (codeName !== null && v6[codeName]) return v6[codeName];
+  }
+  const t = types[typeName];
+  if (!t) return `unsupported ICMP type '${typeName}'`;
+  if (codeName === null) return t;
+  const c = codes[codeName];
+  if (c === undefined) return `unsupported ICMP code '${codeName}'`;
+  return [t[0], c];
 }
 
 /** Calls whose first argument is a file descriptor. */

@@ -15,6 +15,7 @@ import { POLLERR, POLLHUP, POLLIN, POLLOUT } from '../socket/poll.js';
 import type { TcpSocket, TcpSockOpt } from '../socket/tcp-socket.js';
 import { Stack } from '../stack.js';
 import { TcpLayer } from '../tcp/tcp.js';
+import type { UdpSocket } from '../udp/udp-socket.js';
 import { formatAddr, isV4Mapped, parseAddr } from '../wire/addr.js';
 import type { DrillConfig } from './config.js';
 import { ToolShell } from './shell.js';
@@ -37,6 +38,11 @@ const SOCK_NONBLOCK = 0x800;
 
 interface Fd {
   sock: TcpSocket;
+  nonblock: boolean;
+}
+
+interface UdpFd {
+  udp: UdpSocket;
   nonblock: boolean;
 }
 
@@ -143,6 +149,8 @@ export class UsnetTarget implements Target {
   private us = 0;
   private readonly out: OutboundPacket[] = [];
   private readonly fds = new Map<number, Fd>();
+  /** UDP sockets (SOCK_DGRAM), sharing the fd number space with fds */
+  private readonly udpFds = new Map<number, UdpFd>();
   private waiters: Waiter[] = [];
   private shellRunner: ToolShell | null = null;
   private readonly nstatHist: NstatHistory = { values: null };
@@ -230,8 +238,77 @@ export class UsnetTarget implements Target {
 
   private lowestFd(): number {
     let fd = 3;
-    while (this.fds.has(fd)) fd++;
+    while (this.fds.has(fd) || this.udpFds.has(fd)) fd++;
     return fd;
+  }
+
+  /** The UDP socket behind a script fd, or null when the fd is not a UDP socket. */
+  private udpFd(v: Value | undefined): UdpFd | null {
+    return v?.t === 'int' ? (this.udpFds.get(v.v) ?? null) : null;
+  }
+
+  /** System calls on a UDP socket (socket, bind, connect, sendto/send/write, recvfrom/recv/read, close). */
+  private udpCall(call: SyscallCall, f: UdpFd): Promise<SyscallResult> | SyscallResult {
+    const a = call.args;
+    switch (call.name) {
+      case 'bind': {
+        const sa = this.sockaddr(a[1]);
+        f.udp.bind(sa.addr === '0.0.0.0' || sa.addr === '::' ? null : sa.addr, sa.port);
+        return { ret: 0, errno: null };
+      }
+      case 'connect': {
+        const sa = this.sockaddr(a[1]);
+        f.udp.connect(sa.addr, sa.port);
+        return { ret: 0, errno: null };
+      }
+      case 'write':
+      case 'send':
+      case 'sendto': {
+        const data = new Uint8Array(this.int(a[2], 'length'));
+        if (call.name === 'sendto' && a[4]?.t === 'sockaddr')
+          return { ret: f.udp.sendto(data, a[4].addr, a[4].port), errno: null };
+        return { ret: f.udp.send(data), errno: null };
+      }
+      case 'read':
+      case 'recv':
+      case 'recvfrom': {
+        const n = this.int(a[2], 'length');
+        const flags = call.name !== 'read' && a[3] ? this.int(a[3], 'flags') : 0;
+        return this.blocking(f.nonblock || (flags & 0x40) !== 0, () => {
+          const d = f.udp.recvfrom();
+          const out: Record<number, Value> = {};
+          if (call.name === 'recvfrom')
+            out[4] = {
+              t: 'sockaddr',
+              family: d.addr.length === 4 ? 4 : 6,
+              port: d.port,
+              addr: formatAddr(d.addr),
+            };
+          return { ret: Math.min(n, d.data.length), errno: null, out };
+        });
+      }
+      case 'close':
+        this.udpFds.delete((a[0] as { v: number }).v);
+        f.udp.close();
+        return { ret: 0, errno: null };
+      case 'getsockname':
+      case 'getpeername':
+        return {
+          ret: 0,
+          errno: null,
+          out: { 1: this.nameValue(call.name === 'getsockname' ? f.udp.getsockname() : f.udp.getpeername()) },
+        };
+      case 'fcntl': {
+        const cmd = this.int(a[1], 'cmd');
+        if (cmd === 3) return { ret: O_RDWR | (f.nonblock ? O_NONBLOCK : 0), errno: null };
+        if (cmd === 4) f.nonblock = (this.int(a[2], 'flags') & O_NONBLOCK) !== 0;
+        return { ret: 0, errno: null };
+      }
+      case 'setsockopt':
+        return { ret: 0, errno: null };
+      default:
+        throw new Error(`${call.name}() on a UDP socket is not supported by the usnet target`);
+    }
   }
 
   private fd(v: Value | undefined): Fd {
@@ -287,13 +364,23 @@ export class UsnetTarget implements Target {
 
   private dispatch(call: SyscallCall): Promise<SyscallResult> | SyscallResult {
     const a = call.args;
+    const u = call.name === 'socket' || call.name === 'poll' ? null : this.udpFd(a[0]);
+    if (u) return this.udpCall(call, u);
     switch (call.name) {
       case 'socket': {
         const domain = this.int(a[0], 'domain');
         const type = this.int(a[1], 'type');
         if (domain !== 2 && domain !== 10) return err('EAFNOSUPPORT');
-        if ((type & 0xf) !== 1) throw new Error('usnet drill runs TCP sockets only (SOCK_STREAM)');
         const fam: 4 | 6 = domain === 10 ? 6 : 4;
+        if ((type & 0xf) === 2) {
+          const fd = this.lowestFd();
+          this.udpFds.set(fd, {
+            udp: this.stack.socket('udp', fam) as UdpSocket,
+            nonblock: (type & SOCK_NONBLOCK) !== 0,
+          });
+          return { ret: fd, errno: null };
+        }
+        if ((type & 0xf) !== 1) return err('EPROTONOSUPPORT');
         const sock = this.tcp.socket(fam);
         const fd = this.lowestFd();
         this.fds.set(fd, { sock, nonblock: (type & SOCK_NONBLOCK) !== 0 });
@@ -474,8 +561,10 @@ export class UsnetTarget implements Target {
       const items: Value[] = [];
       for (const p of list.items) {
         if (p.t !== 'pollfd') throw new Error('poll: expected {fd=..., events=...}');
-        const f = this.fds.get(p.fd);
-        const ev = f ? f.sock.poll() & (p.events | POLLERR | POLLHUP) : POLLNVAL;
+        const f = this.fds.get(p.fd) ?? this.udpFds.get(p.fd);
+        const ev = f
+          ? ('sock' in f ? f.sock.poll() : f.udp.poll()) & (p.events | POLLERR | POLLHUP)
+          : POLLNVAL;
         if (ev) n++;
         items.push({ t: 'pollfd', fd: p.fd, events: p.events, revents: ev });
       }
@@ -533,6 +622,12 @@ export class UsnetTarget implements Target {
       } catch {}
     }
     this.fds.clear();
+    for (const f of this.udpFds.values()) {
+      try {
+        f.udp.close();
+      } catch {}
+    }
+    this.udpFds.clear();
     this.waiters = [];
     const s = this.shellRunner;
     this.shellRunner = null;
