@@ -355,3 +355,80 @@ test('segments aimed at an established connection during a transfer never corrup
     { numRuns: 15 },
   );
 });
+
+test('forged duplicate ACKs with random SACK blocks at a sender: no throw, bounded scoreboard, data intact', () => {
+  const sackOpt = fc
+    .array(
+      fc.tuple(fc.integer({ min: -3_000_000, max: 3_000_000 }), fc.integer({ min: -2000, max: 200_000 })),
+      {
+        minLength: 1,
+        maxLength: 4,
+      },
+    )
+    .map((bs) => bs);
+  let sackRuns = 0;
+  fc.assert(
+    fc.property(
+      fc.array(sackOpt, { minLength: 10, maxLength: 200 }),
+      fc.integer({ min: 1, max: 1000 }),
+      (acks, seed) => {
+        const p: Pair = connectPair({ wire: { delay: 1, loss: 0.01, seed }, port: 7003 });
+        const ta = tcbOf(p.ca); // the sender under attack
+        const bPort = 7003;
+        const aPort = p.ca.getsockname().port;
+        const size = 400_000;
+        const sa = new BulkSender(p.ca, size, seed);
+        const rb = new BulkReceiver(p.cb);
+        p.ca.onEvent = () => sa.pump();
+        p.cb.onEvent = () => rb.pump();
+        sa.pump();
+        let k = 0;
+        let steps = 0;
+        let sackSeen = false;
+        while (!rb.eof && steps < 200_000) {
+          if (!p.world.step()) break;
+          steps++;
+          for (let j = 0; j < 4 && k < acks.length && ta.flight > 0; j++, k++) {
+            // A pure duplicate ACK at snd_una (acceptable), carrying SACK blocks
+            // around the sender's window: some valid-looking, some not.
+            const blocks = acks[k];
+            const opts: number[] = [1, 1, 5, 2 + 8 * blocks.length];
+            for (const [off, len] of blocks) {
+              const l = (ta.sndUna + off) >>> 0;
+              opts.push(...u32(l), ...u32((l + len) >>> 0));
+            }
+            const seg: Seg = {
+              src: B,
+              dst: A,
+              sport: bPort,
+              dport: aPort,
+              seq: ta.rcvNxt,
+              ack: ta.sndUna,
+              flags: TCP_ACK,
+              window: 0xffff,
+              urg: 0,
+              opts: Uint8Array.from(opts),
+              payload: new Uint8Array(0),
+              badCsum: false,
+            };
+            p.a.receive('eth0', frame(seg));
+            const rec = ta.rec as { count?: number } | null;
+            if (rec && typeof rec.count === 'number') {
+              sackSeen ||= rec.count > 0;
+              assert.ok(rec.count <= 64, `scoreboard ${rec.count}`);
+            }
+            assertBounded(ta);
+          }
+        }
+        assert.ok(rb.eof, `transfer finished (${rb.received} of ${size})`);
+        assert.equal(rb.received, size);
+        assert.equal(rb.hash.digest('hex'), sa.hash.digest('hex'));
+        assert.ok(k > 0, 'forged ACKs were injected');
+        if (sackSeen) sackRuns++;
+      },
+    ),
+    { numRuns: 15 },
+  );
+  // The forged blocks did reach the SACK scoreboard (not all dropped earlier).
+  assert.ok(sackRuns > 0, 'some runs put forged blocks on the scoreboard');
+});
