@@ -37,6 +37,9 @@ export class UdpLayer implements IpHandler {
   private out = new Uint8Array(2048);
   private readonly c: number[][];
   private readonly ignoredMulti: number;
+  /** Reuseport hash key, drawn from the stack's generator on first use. */
+  private hashKey = -1;
+  private readonly group: UdpSocket[] = [];
 
   constructor(private readonly host: UdpHost) {
     const k = host.counters;
@@ -332,7 +335,43 @@ export class UdpLayer implements IpHandler {
         bestScore = score;
       }
     }
+    if (best?.reusePort && best.raddr === null)
+      return this.reuseportSelect(list, best, daddr, dport, saddr, sport);
     return best;
+  }
+
+  /**
+   * SO_REUSEPORT: unconnected sockets bound to the same address and port
+   * form a group (in bind order); a flow's hash picks one, so one 4-tuple
+   * always reaches the same socket (Linux reuseport_select_sock with
+   * reciprocal_scale; the hash key here comes from the stack's generator).
+   */
+  private reuseportSelect(
+    list: UdpSocket[],
+    first: UdpSocket,
+    daddr: IpAddr,
+    dport: number,
+    saddr: IpAddr,
+    sport: number,
+  ): UdpSocket {
+    const group = this.group;
+    group.length = 0;
+    for (const s of list) {
+      if (!s.reusePort || s.raddr !== null || s.family !== first.family) continue;
+      if (s.laddr === null ? first.laddr !== null : first.laddr === null || !addrEquals(s.laddr, first.laddr))
+        continue;
+      group.push(s);
+    }
+    if (group.length < 2) return first;
+    if (this.hashKey < 0) this.hashKey = this.host.rng.u32();
+    let h = this.hashKey ^ ((dport << 16) | sport);
+    for (const a of [saddr, daddr])
+      for (let i = 0; i < a.length; i += 4) {
+        h = Math.imul(h ^ ((a[i] << 24) | (a[i + 1] << 16) | (a[i + 2] << 8) | a[i + 3]), 0x9e3779b1);
+        h ^= h >>> 15;
+      }
+    h = Math.imul(h ^ (h >>> 13), 0x85ebca6b) >>> 0;
+    return group[Math.floor((h * group.length) / 4294967296)];
   }
 
   icmpError(err: IcmpErr): boolean {

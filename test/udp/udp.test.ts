@@ -269,3 +269,33 @@ test('ICMP echo to a broadcast address: ignored by default (icmp_echo_ignore_bro
   world.run({ until: 40 });
   assert.deepEqual(got, ['198.18.0.2']);
 });
+
+test('SO_REUSEPORT: flows are spread over the group, one flow always reaches the same socket', () => {
+  const { world, a, b } = twoStacks();
+  const group = [0, 1, 2].map(() => {
+    const s = b.socket('udp', 4);
+    s.reusePort = true;
+    s.bind(null, 7100);
+    return s;
+  });
+  const clients = Array.from({ length: 30 }, (_, i) => {
+    const c = a.socket('udp', 4);
+    c.bind(null, 20000 + i);
+    return c;
+  });
+  for (let round = 0; round < 3; round++)
+    for (const c of clients) c.sendto(enc(String(c.getsockname().port)), '198.18.0.2', 7100);
+  world.run({ until: 50 });
+  const owner = new Map<number, number>();
+  group.forEach((s, i) => {
+    let n = 0;
+    while (s.poll() & POLLIN) {
+      const port = s.recvfrom().port;
+      assert.ok(!owner.has(port) || owner.get(port) === i, `flow ${port} stays on one socket`);
+      owner.set(port, i);
+      n++;
+    }
+    assert.ok(n > 0, `socket ${i} got a share`);
+  });
+  assert.equal(owner.size, 30);
+});
