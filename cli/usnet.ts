@@ -3,6 +3,7 @@
  * `register(program)`); this file only assembles them.
  */
 import { Command } from 'commander';
+import { register as registerDemo } from './demo.js';
 import { register as registerDrill } from './drill.js';
 
 // `usnet drill ... | head` closes our stdout early: that is not an error.
@@ -18,5 +19,6 @@ program
   .showHelpAfterError();
 
 registerDrill(program);
+registerDemo(program);
 
 await program.parseAsync(process.argv);
