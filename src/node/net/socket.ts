@@ -333,10 +333,10 @@ export class UsnetSocket extends Duplex {
   /** Corked writes (http's header + body) leave as one send, as net.Socket's writev. */
   override _writev(chunks: { chunk: Buffer; encoding: BufferEncoding }[], cb: Cb): void {
     if (chunks.length === 1) {
-      this._write((chunks[0] as { chunk: Buffer }).chunk, 'buffer', cb);
+      this._write((chunks[0] as { chunk: Buffer }).chunk, 'binary', cb);
       return;
     }
-    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'buffer', cb);
+    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
   }
 
   override _final(cb: Cb): void {
