@@ -106,11 +106,3 @@ export function hashTuple(laddr: IpAddr, lport: number, raddr: IpAddr, rport: nu
   h = mix32(h, ((lport << 16) | rport) >>> 0);
   return fmix32(h);
 }
-
-/** hashTuple for an IPv4 tuple already in words (the TIME_WAIT table's columns). */
-export function hashTupleV4(l: number, r: number, ports: number, seed: number): number {
-  let h = mix32(seed | 0, l);
-  h = mix32(h, r);
-  h = mix32(h, ports);
-  return fmix32(h);
-}

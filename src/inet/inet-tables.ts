@@ -372,9 +372,11 @@ export class InetTables<S extends InetSock> {
 
   /** The TIME_WAIT entry for this 4-tuple (an id for twTable/twRow), or -1. */
   lookupTimeWait(_family: 4 | 6, laddr: IpAddr, lport: number, raddr: IpAddr, rport: number): number {
-    if (isV4Wire(laddr)) return this.tw4.find(laddr, lport, raddr, rport);
-    const i = this.tw6.find(laddr, lport, raddr, rport);
-    return i < 0 ? -1 : TW6_BASE + i;
+    // Per received segment: method calls only (see timewait-table.ts on cross-module calls).
+    const i = this.tw4.find(laddr, lport, raddr, rport);
+    if (i >= 0 || laddr.length === 4 || this.tw6.size === 0) return i;
+    const j = this.tw6.find(laddr, lport, raddr, rport);
+    return j < 0 ? -1 : TW6_BASE + j;
   }
 
   twTable(id: number): TimeWaitTable {
