@@ -30,6 +30,24 @@ export interface ExecOptions {
   input?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Enter only the network namespace (`nsenter --net`), skipping what
+   * `ip netns exec` adds (a mount namespace with /sys remounted for the
+   * namespace, /etc/netns files): several ms less per command on a busy
+   * machine. /sys/class/net then shows the host's devices; sysctl (/proc/sys/net),
+   * ss, nstat and ip see the namespace either way. Falls back to
+   * `ip netns exec` where nsenter is missing.
+   */
+  netOnly?: boolean;
+}
+
+let nsenterOk: boolean | null = null;
+function haveNsenter(): boolean {
+  if (nsenterOk === null) {
+    const r = spawnSync('nsenter', ['--version'], { stdio: 'ignore', timeout: 5000 });
+    nsenterOk = !r.error && r.status === 0;
+  }
+  return nsenterOk;
 }
 
 function deleteNow(name: string): void {
@@ -140,7 +158,11 @@ export class Netns {
   /** Runs a command inside the namespace; resolves when it exits or is killed at the timeout. */
   exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     return new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', this.name, ...argv], {
+      const [cmd, args] =
+        opts.netOnly && haveNsenter()
+          ? ['nsenter', [`--net=/run/netns/${this.name}`, '--', ...argv]]
+          : ['ip', ['netns', 'exec', this.name, ...argv]];
+      const child = spawn(cmd, args as string[], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: opts.env,
         cwd: opts.cwd,

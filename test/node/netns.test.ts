@@ -103,3 +103,19 @@ for (const how of ['exit', 'SIGTERM', 'throw'] as const) {
     }
   });
 }
+
+test('netOnly commands enter just the network namespace and see its sockets and sysctls', {
+  skip,
+  timeout: 30000,
+}, async () => {
+  const ns = Netns.create('nsenter', { 'net.ipv4.tcp_fin_timeout': 9 });
+  try {
+    const r = await ns.shell('sysctl -n net.ipv4.tcp_fin_timeout; ip -o link show | wc -l', {
+      netOnly: true,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['9', '1']);
+  } finally {
+    ns.delete();
+  }
+});
