@@ -297,6 +297,7 @@ export class TcpSocket implements TcbOwner {
       if (tw !== null) {
         t.tsRecent = tw.tsRecent;
         t.tsRecentStamp = tw.tsRecentStamp;
+        t.twTakeover = true;
       }
     }
     t.sndUna = t.iss;
@@ -306,7 +307,8 @@ export class TcpSocket implements TcbOwner {
     t.sndSml = t.iss;
     t.rcvNxt = 0;
     t.mss = t.advMss;
-    initRcvWindow(L, t, t.advMss);
+    // Linux rounds the SYN window to the MSS less the timestamp option when a TS.Recent is known (ts_recent_stamp).
+    initRcvWindow(L, t, t.advMss - (t.twTakeover ? 12 : 0));
     initTransfer(L, t);
     setState(L, t, TcpState.SYN_SENT);
     L.inc(L.c.TcpActiveOpens);

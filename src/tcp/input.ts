@@ -96,9 +96,7 @@ function synSent(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
     t.sndWl2 = h.ack;
     rttFromHandshake(L, t, h);
     established(L, t);
-    // Linux answers the SYN-ACK with an ACK at once and starts with quick-ACKs.
-    incrQuickAck(t, MAX_QUICKACKS);
-    t.ato = ATO_MIN;
+    // Linux answers the SYN-ACK with an ACK at once (quick-ACK credits come with the first data).
     sendAck(L, t);
     tcpWrite(L, t);
     return;
@@ -405,17 +403,19 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
     t.probesOut = 0;
     t.rtt?.resetBackoff();
   }
-  if (finAcked) ourFinAcked(L, t);
+  if (finAcked) ourFinAcked(L, t, (h.flags & FIN) !== 0);
   return acked > 0 ? 1 : 0;
 }
 
 /** Our FIN was acknowledged: FIN_WAIT1 → FIN_WAIT2, CLOSING → TIME_WAIT, LAST_ACK → CLOSED. */
-function ourFinAcked(L: TcpLayer, t: Tcb): void {
+function ourFinAcked(L: TcpLayer, t: Tcb, segHasFin: boolean): void {
   switch (t.state) {
     case TcpState.FIN_WAIT1: {
       setState(L, t, TcpState.FIN_WAIT2);
       L.cancelRtx(t);
-      if (t.orphan) {
+      // With the peer's FIN on this same segment the full socket stays, so
+      // the FIN is processed (ACK, TIME_WAIT) as Linux does (it would be lost otherwise).
+      if (t.orphan && !segHasFin) {
         // Linux tcp_fin_timeout: an orphan waits at most tcp_fin_timeout for the peer's FIN.
         enterTimeWait(L, t, true);
       }

@@ -133,7 +133,8 @@ export function sendSegment(
       if (v['net.ipv4.tcp_timestamps']) {
         h.hasTs = true;
         h.tsVal = tsNow(L, t);
-        h.tsEcr = 0;
+        // After taking over a TIME_WAIT entry Linux echoes its TS.Recent (tcp_syn_options).
+        h.tsEcr = t.twTakeover ? t.tsRecent : 0;
       }
     } else {
       // SYN-ACK: answer only what the peer offered.
@@ -331,7 +332,9 @@ export function ackSndCheck(L: TcpLayer, t: Tcb, now: boolean): void {
 
 /** Linux tcp_send_delayed_ack. */
 export function sendDelayedAck(L: TcpLayer, t: Tcb): void {
-  let ato = t.ato || ATO_MIN;
+  // ato is 0 until data arrived (e.g. a FIN right after the handshake): the
+  // delayed ACK is then due at once, as Linux's timer at jiffies + 0.
+  let ato = t.ato;
   if (ato > ATO_MIN) {
     // Linux: at most 200 ms when interactive (500 ms otherwise), and never
     // more than the smoothed RTT (but at least 40 ms).

@@ -43,6 +43,8 @@ export class Tcb {
   bound = false;
   /** bind() was called explicitly: the port stays with the socket after the connection ends. */
   userBound = false;
+  /** connect() took over a TIME_WAIT entry (its TS.Recent is echoed on the SYN). */
+  twTakeover = false;
   /** The connection was handed to the TIME_WAIT table. */
   twHandedOff = false;
 

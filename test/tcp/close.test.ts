@@ -31,16 +31,31 @@ test('active close: FIN_WAIT1 → FIN_WAIT2 → TIME_WAIT (handed to the TIME_WA
   assert.equal(h.tcp.list().filter((r) => r.rport === 40000).length, 0);
 });
 
-test('passive close: CLOSE_WAIT, the ACK of the FIN is delayed, then LAST_ACK → CLOSED', () => {
+test('a FIN right after the handshake is ACKed at once (ato still 0, as Linux)', () => {
   const h = new Harness();
   const e = establishPassive(h);
+  h.inject({ flags: 'F.', seq: e.peerSeq, ack: e.iss + 1 });
+  const a = h.nextSegment(1000) as never as { ack: number; time: number };
+  assert.equal(a.ack, e.peerSeq + 1);
+  assert.equal(a.time, h.now);
+  assert.equal(e.s.state, 'CLOSE_WAIT');
+});
+
+test('passive close: CLOSE_WAIT, the ACK of a FIN after data is delayed, then LAST_ACK → CLOSED', () => {
+  const h = new Harness();
+  const e = establishPassive(h);
+  h.inject({ flags: 'P.', seq: e.peerSeq, ack: e.iss + 1, payload: 10 });
+  e.s.recv();
+  h.take();
+  e.peerSeq += 10;
+  const t0 = h.now;
   h.inject({ flags: 'F.', seq: e.peerSeq, ack: e.iss + 1 });
   assert.equal(e.s.state, 'CLOSE_WAIT');
   assert.equal(h.take().length, 0);
   const a = h.nextSegment(1000) as never as { flags: string; ack: number; time: number };
   assert.equal(a.flags, '.');
   assert.equal(a.ack, e.peerSeq + 1);
-  assert.ok(a.time >= 40);
+  assert.equal(a.time - t0, 40);
   assert.ok(e.s.poll() & POLLRDHUP);
   assert.equal(e.s.recv().length, 0);
   e.s.close();
@@ -193,6 +208,24 @@ test('end to end: both sides close at once between two stacks', () => {
     tb
       .list()
       .filter((r) => r.state !== 'LISTEN')
+      .map((r) => r.state),
+    ['TIME-WAIT'],
+  );
+});
+
+test('an orphan in FIN_WAIT1 answered by FIN|ACK: the FIN is ACKed at once and TIME_WAIT follows', () => {
+  const h = new Harness();
+  const e = establishPassive(h);
+  e.s.close();
+  const fin = h.one();
+  h.inject({ flags: 'F.', seq: e.peerSeq, ack: fin.seq + 1 });
+  const a = h.one();
+  assert.equal(a.flags, '.');
+  assert.equal(a.ack, e.peerSeq + 1);
+  assert.deepEqual(
+    h.tcp
+      .list()
+      .filter((r) => r.rport === 40000)
       .map((r) => r.state),
     ['TIME-WAIT'],
   );
