@@ -144,14 +144,19 @@ s.bind((src, 40000))
 s.sendto(bytes((i * 31 + 1) & 0xff for i in range(n)), (dst, 9))
 `;
 
-/** As SEND_PY, but binds first and waits 0.8 s before sending (an ICMP error arrives meanwhile). */
+/**
+ * As SEND_PY, but first sends a 1-byte "ready" datagram from the bound socket
+ * and waits 0.5 s: the test answers the ready datagram with an ICMP error
+ * while the socket exists, then the big datagram follows.
+ */
 const PMTU_PY = `
 import socket, sys, time
 src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fam = socket.AF_INET6 if ':' in dst else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_DGRAM)
 s.bind((src, 40000))
-time.sleep(0.8)
+s.sendto(b'r', (dst, 9))
+time.sleep(0.5)
 s.sendto(bytes((i * 31 + 1) & 0xff for i in range(n)), (dst, 9))
 `;
 
@@ -672,19 +677,6 @@ test('path MTU learned from frag-needed / packet-too-big shapes later fragments 
         const icmp = v6peer
           ? v6(icmp6(2, 0, mtu, quoted.subarray(0, 1232), P, K), 58, P, K)
           : v4(icmp4(3, 4, mtu, quoted.subarray(0, 548)), { src: P, dst: K, proto: 1 });
-        const last = P[P.length - 1];
-        const pending = collect(tun, 4, 3000, (f) =>
-          f[0] >> 4 === 6 ? f.length >= 40 && f[39] === last : f[19] === last,
-        );
-        // The kernel learns a path MTU only for a socket that exists: bind, wait, then send.
-        const run = ns.exec(['python3', '-c', PMTU_PY, v6peer ? 'fd00::1' : '198.18.0.1', peer, '3000'], {
-          timeoutMs: 10000,
-        });
-        await new Promise((r) => setTimeout(r, 400));
-        tun.transmit(icmp);
-        const r = await run;
-        assert.equal(r.code, 0, r.stderr);
-        const kernel = await pending;
         const sock = stack.socket('udp', v6peer ? 6 : 4);
         sock.bind(v6peer ? 'fd00::1' : '198.18.0.1', 40000);
         stack.receive('tun0', icmp.slice());
@@ -692,6 +684,22 @@ test('path MTU learned from frag-needed / packet-too-big shapes later fragments 
         sock.sendto(bytes(3000), peer, 9);
         sock.close();
         const ours = link.sent.slice(s0);
+
+        const last = P[P.length - 1];
+        const toP = (f: Uint8Array) => (f[0] >> 4 === 6 ? f.length >= 40 && f[39] === last : f[19] === last);
+        // The kernel learns a path MTU only for a socket that exists: its
+        // "ready" datagram says it is bound; the ICMP error goes in then.
+        const ready = collect(tun, 1, 5000, toP);
+        const run = ns.exec(['python3', '-c', PMTU_PY, v6peer ? 'fd00::1' : '198.18.0.1', peer, '3000'], {
+          timeoutMs: 10000,
+        });
+        assert.equal((await ready).length, 1, 'ready datagram');
+        const pending = collect(tun, ours.length, 3000, toP);
+        tun.transmit(icmp);
+        const r = await run;
+        assert.equal(r.code, 0, r.stderr);
+        const kernel = await pending;
+        await new Promise((res) => setTimeout(res, 100)); // anything extra shows up as a difference
         assert.deepEqual(ours.map(fragSummary), kernel.map(fragSummary), `${peer} after mtu ${mtu}`);
       }
     } finally {
