@@ -59,9 +59,40 @@ function cleanupAll(): void {
   for (const name of [...live]) deleteNow(name);
 }
 
+/** True when process `pid` exists (signal 0 probes without sending). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes namespaces this module made in a process that is gone without
+ * cleaning up (killed with SIGKILL, power loss): names `usnet-<purpose>-<pid>-<n>`
+ * whose pid no longer runs. Others' namespaces never match.
+ */
+export function reapStaleNetns(): string[] {
+  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 10000 });
+  const reaped: string[] = [];
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const m = /^usnet-[a-z0-9-]+-(\d+)-\d+$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || pidAlive(pid)) continue;
+    spawnSync('ip', ['netns', 'delete', name], { stdio: 'ignore', timeout: 10000 });
+    reaped.push(name);
+  }
+  return reaped;
+}
+
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
+  reapStaleNetns();
   process.on('exit', cleanupAll);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = () => {

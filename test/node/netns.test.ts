@@ -2,14 +2,14 @@
 // idempotent, and a process that dies (normal exit or SIGTERM) without
 // deleting its namespaces still leaves none behind.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { isSysError } from '../../src/errno.js';
-import { kernelTestsAvailable, liveNetns, Netns, netnsExists } from '../../src/node/netns.js';
+import { kernelTestsAvailable, liveNetns, Netns, netnsExists, reapStaleNetns } from '../../src/node/netns.js';
 
 const avail = kernelTestsAvailable();
 const skip = avail.ok ? false : `needs root and ip(8): ${avail.reason}`;
@@ -117,5 +117,29 @@ test('netOnly commands enter just the network namespace and see its sockets and 
     assert.deepEqual(r.stdout.trim().split('\n'), ['9', '1']);
   } finally {
     ns.delete();
+  }
+});
+
+test('namespaces left by a process that died unannounced (SIGKILL) are reaped; live ones are not', {
+  skip,
+  timeout: 30000,
+}, async () => {
+  // A pid that has just exited stands for the killed process.
+  const dead = spawnSync('true').pid!;
+  const stale = `usnet-stale-${dead}-0`;
+  const live = Netns.create('alive');
+  const foreign = `usnet-foreign-${process.pid}`; // not our pattern: never touched
+  spawnSync('ip', ['netns', 'add', stale]);
+  spawnSync('ip', ['netns', 'add', foreign]);
+  try {
+    const reaped = reapStaleNetns();
+    assert.ok(reaped.includes(stale), `reaped ${reaped.join(', ')}`);
+    assert.equal(netnsExists(stale), false);
+    assert.equal(netnsExists(live.name), true);
+    assert.equal(netnsExists(foreign), true);
+  } finally {
+    live.delete();
+    spawnSync('ip', ['netns', 'delete', stale]);
+    spawnSync('ip', ['netns', 'delete', foreign]);
   }
 });
