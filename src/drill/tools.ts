@@ -185,6 +185,7 @@ export function runSs(argv: string[], rows: SsRow[]): ToolResult {
   cols.push({ head: 'Port', right: false, delim: '' });
   cols.push({ head: 'Process', right: false, delim: '' });
   const lines: string[][] = [];
+  const extra: Array<string | null> = [];
   for (const r of selected) {
     const [la, lp] = hostPort(r.laddr, r.lport, r.family);
     const [ra, rp] = hostPort(r.raddr, r.rport, r.family);
@@ -192,8 +193,8 @@ export function runSs(argv: string[], rows: SsRow[]): ToolResult {
     if (showState) cells.push(r.state);
     // ss prints the queues with "%-6d"
     cells.push(String(r.recvQ).padEnd(6), String(r.sendQ).padEnd(6), la, lp, ra, rp, '');
-    if (timers && r.timer) cells[cells.length - 1] = `timer:${r.timer}`;
     lines.push(cells);
+    extra.push(timers && r.timer ? ` timer:${r.timer}` : null);
   }
   const widths = cols.map((c, k) => Math.max(header ? c.head.length : 0, ...lines.map((l) => l[k].length)));
   let out = '';
@@ -207,9 +208,16 @@ export function runSs(argv: string[], rows: SsRow[]): ToolResult {
       )
       .join('')}\n`;
   }
-  for (const l of lines) {
-    out += `${l.map((v, k) => cols[k].delim + (cols[k].right ? v.padStart(widths[k]) : v.padEnd(widths[k]))).join('')}\n`;
-  }
+  lines.forEach((l, i) => {
+    // ss -o prints the timer after the peer's port in place of the (empty)
+    // Process column's padding: "127.0.0.1:45689 timer:(timewait,59sec,0)"
+    const t = extra[i];
+    const cells = l.map((v, k) => {
+      if (t !== null && k === l.length - 1) return t;
+      return cols[k].delim + (cols[k].right ? v.padStart(widths[k]) : v.padEnd(widths[k]));
+    });
+    out += `${cells.join('')}\n`;
+  });
   return { status: 0, stdout: out, stderr: '' };
 }
 

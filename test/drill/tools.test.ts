@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ToolShell } from '../../src/drill/shell.js';
 import { type NstatHistory, runNstat, runSs, runSysctl, type SsRow } from '../../src/drill/tools.js';
+import { ssTimerText } from '../../src/drill/usnet-target.js';
 import { Sysctl } from '../../src/sysctl.js';
 
 const ROWS: SsRow[] = [
@@ -69,6 +70,50 @@ test('ss state filters drop the State column for one state; default hides listen
   const f = runSs(['-tanH', '(', 'sport', '=', ':8080', 'or', 'dport', '=', ':45679', ')'], ROWS);
   assert.equal(f.stdout.split('\n').filter(Boolean).length, 2);
   assert.equal(runSs(['-tan', 'state', 'bogus'], ROWS).status, 1);
+});
+
+test('ss -o prints the timer where the Process column would be padded', () => {
+  const rows: SsRow[] = [
+    {
+      state: 'LISTEN',
+      recvQ: 0,
+      sendQ: 3,
+      family: 4,
+      laddr: '127.0.0.1',
+      lport: 45689,
+      raddr: null,
+      rport: 0,
+    },
+    {
+      state: 'TIME-WAIT',
+      recvQ: 0,
+      sendQ: 0,
+      family: 4,
+      laddr: '127.0.0.1',
+      lport: 48842,
+      raddr: '127.0.0.1',
+      rport: 45689,
+      timer: '(timewait,59sec,0)',
+    },
+  ];
+  // as iproute2 6.1 printed them on the reference machine
+  assert.equal(
+    runSs(['-tano'], rows).stdout,
+    [
+      'State     Recv-Q Send-Q Local Address:Port  Peer Address:Port Process',
+      'LISTEN    0      3          127.0.0.1:45689      0.0.0.0:*           ',
+      'TIME-WAIT 0      0          127.0.0.1:48842    127.0.0.1:45689 timer:(timewait,59sec,0)',
+      '',
+    ].join('\n'),
+  );
+  assert.equal(
+    runSs(['-tanoH', 'state', 'time-wait'], rows).stdout,
+    '0      0      127.0.0.1:48842 127.0.0.1:45689 timer:(timewait,59sec,0)\n',
+  );
+  assert.equal(ssTimerText(59_500), '59sec');
+  assert.equal(ssTimerText(1200), '1.200ms');
+  assert.equal(ssTimerText(200), '200ms');
+  assert.equal(ssTimerText(90_000), '1min30sec');
 });
 
 test('nstat prints nstat columns, deltas since its history, -s keeps the history', () => {
