@@ -271,3 +271,30 @@ test('a path MTU update is undone when the transport finds no socket (Linux upda
   stack.receive('eth0', v4(icmp4(3, 4, 1000, quoted), { proto: 1 }));
   assert.equal(stack.ip.route(peer)?.mtu, 1200, 'the earlier value is restored');
 });
+
+test('global ICMP rate limit: icmp_msgs_burst credit, refilled at icmp_msgs_per_sec; echo replies are not limited', () => {
+  const { stack, link } = harness({
+    sysctl: {
+      'net.ipv4.icmp_msgs_burst': 5,
+      'net.ipv4.icmp_msgs_per_sec': 100,
+      'net.ipv4.icmp_ratelimit': 0,
+    },
+  });
+  for (let i = 0; i < 30; i++) stack.receive('eth0', v4(udp(1000 + i, 9, bytes(4), B4, A4), { id: i }));
+  const sent = link.sent.length;
+  assert.ok(sent >= 3 && sent <= 12, `a burst of about 5 credits (0..2 each): ${sent}`);
+  assert.equal(stack.counters.get('IcmpOutRateLimitGlobal'), 30 - sent);
+  assert.equal(
+    stack.counters.get('IcmpOutRateLimitHost'),
+    0,
+    'icmp_ratelimit 0 disables the per-host bucket',
+  );
+  // Pings are answered regardless (not in icmp_ratemask).
+  for (let i = 0; i < 10; i++) stack.receive('eth0', v4(icmp4(8, 0, i, bytes(8)), { proto: 1, id: 100 + i }));
+  assert.equal(link.sent.length, sent + 10);
+  // 50 ms at 100/s gives 5 more credits.
+  stack.advance(50);
+  for (let i = 0; i < 30; i++) stack.receive('eth0', v4(udp(2000 + i, 9, bytes(4), B4, A4), { id: 200 + i }));
+  const more = link.sent.length - sent - 10;
+  assert.ok(more >= 2 && more <= 12, `refilled: ${more}`);
+});
