@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KernelTarget } from '../../src/drill/kernel/kernel-target.js';
 import type { OutboundPacket, TargetConfig } from '../../src/drill/target.js';
+import { isSysError } from '../../src/errno.js';
 import { kernelTestsAvailable, liveNetns, netnsExists } from '../../src/node/netns.js';
 import { checksum, pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
 import { tcpFillChecksum } from '../../src/wire/tcp.js';
@@ -272,3 +273,20 @@ for (const version of ['ipv6', 'ipv4-mapped-ipv6'] as const) {
     }
   });
 }
+
+test('kernel target: a set-up that fails leaves no namespace behind and says why', {
+  skip,
+  timeout: 30000,
+}, async () => {
+  const before = new Set(liveNetns());
+  const t = new KernelTarget();
+  await assert.rejects(
+    t.start({ ...config, localIp: '300.1.2.3' }),
+    (e) => isSysError(e) && /300\.1\.2\.3/.test(e.message),
+  );
+  await t.close();
+  assert.deepEqual(
+    liveNetns().filter((n) => !before.has(n)),
+    [],
+  );
+});
