@@ -199,3 +199,21 @@ test('same seed, same ports', () => {
   assert.deepEqual(run(11), run(11));
   assert.notDeepEqual(run(11), run(12));
 });
+
+test('ip_autobind_reuse lets bind(port 0) share a port with SO_REUSEADDR owners once the range is used up', () => {
+  const { host, tables } = setup(3, { 'net.ipv4.ip_local_port_range': '40000 40001' });
+  for (const p of [40000, 40001]) tables.bind(new Sock(4, { reuseAddr: true }), A('198.18.0.1'), p);
+  assert.equal(
+    errOf(() => tables.bind(new Sock(4, { reuseAddr: true }), null, 0)),
+    'EADDRINUSE',
+  );
+  host.sysctl.set('net.ipv4.ip_autobind_reuse', 1);
+  const s = new Sock(4, { reuseAddr: true });
+  tables.bind(s, null, 0);
+  assert.ok(s.lport === 40000 || s.lport === 40001);
+  // Without SO_REUSEADDR on the newcomer there is still no port.
+  assert.equal(
+    errOf(() => tables.bind(new Sock(4), null, 0)),
+    'EADDRINUSE',
+  );
+});
