@@ -6,10 +6,22 @@ export type { InterfaceOptions, RouteOptions } from './ip/ip-layer.js';
 export type { Family, IcmpErr, IpHandler, IpLayerApi, IpOutputOpts, IpRx, Route } from './ip/types.js';
 export type { Link } from './link/link.js';
 export { Rng } from './rng.js';
+export {
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  POLLOUT,
+  POLLPRI,
+  POLLRDHUP,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
+  type SockName,
+} from './socket/poll.js';
 export { Stack, type StackOptions, type TransportLayer, type Wakeable } from './stack.js';
 export { Sysctl, type SysctlName, type SysctlValue } from './sysctl.js';
 export type { Steppable } from './time/steppable.js';
 export { type TimerHandler, TimerWheel } from './time/timer-wheel.js';
 export { UdpLayer } from './udp/udp-layer.js';
-export { type Datagram, POLLERR, POLLHUP, POLLIN, POLLOUT, UdpSocket } from './udp/udp-socket.js';
+export { type Datagram, UdpSocket } from './udp/udp-socket.js';
 export * from './wire/index.js';

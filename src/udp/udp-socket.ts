@@ -7,26 +7,18 @@
  */
 import { SysError } from '../errno.js';
 import type { Family } from '../ip/types.js';
+import { POLLERR, POLLHUP, POLLIN, POLLOUT, type SockName } from '../socket/poll.js';
 import type { Wakeable } from '../stack.js';
 import { formatAddr, type IpAddr, mustParseAddr } from '../wire/addr.js';
 import type { UdpLayer } from './udp-layer.js';
 
-export const POLLIN = 0x001;
-export const POLLOUT = 0x004;
-export const POLLERR = 0x008;
-export const POLLHUP = 0x010;
+export { POLLERR, POLLHUP, POLLIN, POLLOUT, type SockName };
 
 export interface Datagram {
   data: Uint8Array;
   /** Sender address and port. */
   addr: IpAddr;
   port: number;
-}
-
-export interface SockName {
-  address: string;
-  port: number;
-  family: 'IPv4' | 'IPv6';
 }
 
 /** Charged per queued datagram on top of its bytes, standing in for the
