@@ -13,9 +13,9 @@
  * the stack's own addresses goes through it and is delivered on the next
  * advance(), never re-entrantly.
  *
- * Transports: the Stack constructs UDP itself; TCP registers through
- * `stack.tcp = layer` and `stack.ip.register(6, layer)` from its own
- * constructor (see docs/internals.md), so this file need not import TCP.
+ * Transports: the Stack constructs UDP itself; TCP is attached with
+ * `new TcpLayer(stack)`, whose constructor sets `stack.tcp` and registers
+ * protocol 6 (see docs/internals.md), so this file imports no TCP module.
  */
 import { Counters } from './counters.js';
 import { SysError } from './errno.js';
@@ -62,7 +62,7 @@ export class Stack implements Steppable {
   readonly rng: Rng;
   readonly timers: TimerWheel;
   readonly ip: IpLayer;
-  /** Set by the TCP layer's constructor (`new TcpLayer(stack)`), null until then. */
+  /** Set by `new TcpLayer(stack)`; null until a TCP layer is attached. */
   tcp: TransportLayer | null = null;
   readonly udp: UdpLayer;
   /** Other things that have deadlines of their own (attach()). */
@@ -80,8 +80,6 @@ export class Stack implements Steppable {
     this.timers = new TimerWheel(this._now);
     this.ip = new IpLayer(this);
     this.udp = new UdpLayer(this);
-    // transports: the TCP layer is constructed here too once it exists
-    // (`new TcpLayer(this)` sets this.tcp and registers protocol 6).
   }
 
   /** Current time (ms): the last value given to advance() or the constructor. */
