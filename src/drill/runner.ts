@@ -272,7 +272,7 @@ export class Runner {
       return c;
     }
     const pureSyn = spec !== null && (parseFlags(spec.flags) & (F_SYN | F_ACK)) === F_SYN;
-    if (pureSyn && (!this.cur || !this.cur.active)) {
+    if (pureSyn && !this.cur?.active) {
       const lport = this.listenPort ?? this.cfg.bindPort;
       let c = this.connFor(lport, this.cfg.remotePort);
       if (!c) {

@@ -226,7 +226,7 @@ export function evalExpr(e: Expr): Value {
       });
       const num = (k: string): number => {
         const v = fields[k];
-        if (!v || v.t !== 'int') throw new ExprError(`field ${k} must be an integer`);
+        if (v?.t !== 'int') throw new ExprError(`field ${k} must be an integer`);
         return v.v;
       };
       if ('sa_family' in fields || 'sin6_family' in fields) {

@@ -11,7 +11,7 @@
  */
 import { ERRNO, type ErrnoCode, STRERROR, SysError } from '../errno.js';
 import type { Link } from '../link/link.js';
-import { POLLERR, POLLHUP, POLLIN, POLLOUT } from '../socket/poll.js';
+import { POLLERR, POLLHUP, POLLOUT } from '../socket/poll.js';
 import type { TcpSocket, TcpSockOpt } from '../socket/tcp-socket.js';
 import { Stack } from '../stack.js';
 import { TcpLayer } from '../tcp/tcp.js';
@@ -155,11 +155,9 @@ export class UsnetTarget implements Target {
   private shellRunner: ToolShell | null = null;
   private readonly nstatHist: NstatHistory = { values: null };
   private family: 4 | 6 = 4;
-  private mapped = false;
 
   async start(config: TargetConfig): Promise<void> {
     this.cfg = config;
-    this.mapped = config.ipVersion === 'ipv4-mapped-ipv6';
     this.family = config.ipVersion === 'ipv6' ? 6 : 4;
     this.stack = new Stack({ seed: 1, now: 0, name: 'usnet-drill' });
     this.tcp = new TcpLayer(this.stack);
