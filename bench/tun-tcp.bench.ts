@@ -103,9 +103,13 @@ try {
       drain();
     };
     drv.poke();
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
     const r = await ns.exec(['python3', '-c', CLIENT_PY, '198.18.0.2', '9000', String(BYTES)], {
       timeoutMs: 120000,
     });
+    const cpu = process.cpuUsage(cpu0);
+    const busy = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
     const mbs = Number(r.stdout.trim());
     console.log('what                                          MB/s     ratio');
     console.log(`kernel -> kernel over lo (python3 client)     ${refMBs.toFixed(1).padStart(6)}   1`);
@@ -113,6 +117,7 @@ try {
       `kernel -> usnet over TUN (RealtimeDriver)     ${mbs.toFixed(1).padStart(6)}   ${(mbs / refMBs).toFixed(3)}`,
     );
     console.log(`  usnet received ${received} of ${BYTES} bytes; TUN ${JSON.stringify(tun.stats)}`);
+    console.log(`  Node CPU busy ${(busy * 100).toFixed(0)}% of the transfer's wall time`);
   } finally {
     drv.stop();
     await tun.close();
