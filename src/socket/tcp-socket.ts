@@ -27,6 +27,7 @@ import {
   sendSyn,
   tcpWrite,
 } from '../tcp/output.js';
+import { rcvSpaceAdjust } from '../tcp/rcv-space.js';
 import { TcpState } from '../tcp/state.js';
 import type { Tcb, TcbOwner } from '../tcp/tcb.js';
 import { RTX_RTO, type TcpLayer } from '../tcp/tcp.js';
@@ -352,6 +353,8 @@ export class TcpSocket implements TcbOwner {
       if (t.state === TcpState.LISTEN) throw new SysError('ENOTCONN', 'recv');
       if (t.rcv.readable > 0) {
         const n = t.rcv.read(buf, off, len);
+        t.bytesRead += n;
+        rcvSpaceAdjust(this.L, t);
         this.afterRead(t);
         return n;
       }

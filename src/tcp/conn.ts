@@ -9,6 +9,7 @@ import type { TcpHeader } from '../wire/tcp.js';
 import { createCongestionControl } from './congestion/registry.js';
 import { newAckEvent } from './congestion/types.js';
 import { curWindow, fullSpace, winFromSpace } from './output.js';
+import { rcvSpaceInit } from './rcv-space.js';
 import { NewReno } from './recovery/newreno.js';
 import { SackRecovery } from './recovery/sack.js';
 import { newRecoveryAction } from './recovery/types.js';
@@ -135,8 +136,9 @@ export function established(L: TcpLayer, t: Tcb): void {
   t.lastRecv = now;
   t.lastAckRecv = now;
   t.rcvMss = Math.min(t.advMss, MSS_DEFAULT, Math.max(88, curWindow(t) >> 1));
-  // Linux tcp_init_buffer_space: send buffer sized for the initial window.
+  // Linux tcp_init_buffer_space: send buffer sized for the initial window; autotuning starts.
   growSndBuf(L, t);
+  rcvSpaceInit(t, now);
   setState(L, t, TcpState.ESTABLISHED);
   L.cancelRtx(t);
   armKeepalive(L, t);

@@ -39,6 +39,7 @@ import {
   tcpWrite,
   tsNow,
 } from './output.js';
+import { rcvRttMeasure } from './rcv-space.js';
 import { ACK, FIN, RST, SYN, TcpState, URG } from './state.js';
 import type { Tcb } from './tcb.js';
 import { RTX_PERSIST, type TcpLayer } from './tcp.js';
@@ -501,6 +502,7 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
     t.rcvNxt = (t.rcvNxt + adv) >>> 0;
     t.bytesReceived += adv;
     t.dataSegsIn++;
+    rcvRttMeasure(L, t, len, h.hasTs, h.tsEcr);
     eventDataRecv(t, now, len);
     if (t.rdShut) t.rcv.consume(t.rcv.readable);
     t.ackPending = true;

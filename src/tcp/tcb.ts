@@ -111,6 +111,17 @@ export class Tcb {
   rcvBuf = 131072;
   sndBufLocked = false;
   rcvBufLocked = false;
+  /** Bytes the application has read (Linux copied_seq, as a count). */
+  bytesRead = 0;
+  /** Receive-buffer autotuning (Linux rcvq_space): bytes read in the last measured RTT, and where it started. */
+  rcvqSpace = 0;
+  rcvqRead = 0;
+  rcvqTime = 0;
+  /** Receiver-side RTT estimate (Linux rcv_rtt_est), ms; 0 = none yet. */
+  rcvRtt = 0;
+  rcvRttSeq = 0;
+  rcvRttTime = -1;
+  rcvRttLastTsecr = 0;
 
   // ---- FIN bookkeeping ----
   /** The application shut down writing: a FIN follows the queued data. */
