@@ -33,6 +33,8 @@ const CHECKS = [
   // port number (47000 is "HCrt") and calls the bytes malformed.
   '-d',
   'udp.port==47000,data',
+  '-d',
+  'tcp.port==47000-47001,data',
 ];
 
 function tshark(file: string, args: string[]): string {
@@ -244,5 +246,72 @@ test('tshark finds no malformed packets or bad checksums in a two-stack capture 
   } finally {
     if (!process.env.KEEP_PCAP) rmSync(dir, { recursive: true, force: true });
     else console.log('pcap kept in', dir);
+  }
+});
+
+test('tshark: a TCP connection between two stacks (v4 and v6) has good TCP checksums and decodes as sent', {
+  skip,
+}, async () => {
+  assert.ok(hasTshark, 'tshark is required when CI=true: apt-get install -y tshark (.ci/run does this)');
+  const { TcpLayer } = await import('../../src/tcp/tcp.js');
+  const dir = mkdtempSync(join(tmpdir(), 'usnet-tshark-tcp-'));
+  try {
+    const world = new World();
+    const wire = world.add(new MemoryWire({ delay: 2, mtu: 1500, clock: world.clock }));
+    const pcap = new PcapWriter();
+    const tap = new PcapTap(wire.a, pcap, world.clock, 'a-eth0');
+    const a = world.add(new Stack({ seed: 21, name: 'a' }));
+    const b = world.add(new Stack({ seed: 22, name: 'b' }));
+    a.addInterface('eth0', tap, { addrs: ['198.18.0.1/24', 'fd00::1/64'] });
+    b.addInterface('eth0', wire.b, { addrs: ['198.18.0.2/24', 'fd00::2/64'] });
+    new TcpLayer(a);
+    new TcpLayer(b);
+    const payload = new Uint8Array(5000).map((_, i) => (i * 7) & 0xff);
+    for (const [family, addr, port] of [
+      [4, '198.18.0.2', 47000],
+      [6, 'fd00::2', 47001],
+    ] as const) {
+      const lsn = b.socket('tcp', family) as InstanceType<
+        typeof import('../../src/socket/tcp-socket.js').TcpSocket
+      >;
+      lsn.bind(null, port);
+      lsn.listen(8);
+      const cli = a.socket('tcp', family) as typeof lsn;
+      try {
+        cli.connect(addr, port);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EINPROGRESS') throw e;
+      }
+      world.run({ until: world.now + 50 });
+      const srv = lsn.accept();
+      assert.equal(cli.send(payload), payload.length);
+      world.run({ until: world.now + 200 });
+      assert.deepEqual(srv.recv(), payload);
+      cli.close();
+      srv.close();
+      lsn.close();
+      world.run({ until: world.now + 500 });
+    }
+    const file = join(dir, 'tcp.pcap');
+    saveCapture(file, pcap);
+    const bad = tshark(file, ['-Y', '_ws.malformed || _ws.expert.severity >= error']);
+    assert.equal(bad.trim(), '', `tshark flagged packets:\n${bad}`);
+    const rows = fields(
+      file,
+      ['tcp.checksum.status', 'tcp.flags.syn', 'tcp.flags.fin', 'tcp.dstport', 'tcp.srcport', 'tcp.len'],
+      'tcp',
+    );
+    assert.ok(rows.length >= 12, `TCP segments captured: ${rows.length}`);
+    for (const r of rows) assert.equal(r['tcp.checksum.status'], '1', 'TCP checksum Good');
+    const syns = rows.filter((r) => r['tcp.flags.syn'] === '1');
+    assert.equal(syns.length, 4, 'SYN and SYN-ACK, twice');
+    const fins = rows.filter((r) => r['tcp.flags.fin'] === '1');
+    assert.equal(fins.length, 4, 'a FIN each way, twice');
+    const bytesToServer = rows
+      .filter((r) => r['tcp.dstport'] === '47000' || r['tcp.dstport'] === '47001')
+      .reduce((n, r) => n + Number(r['tcp.len']), 0);
+    assert.equal(bytesToServer, 2 * payload.length);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
