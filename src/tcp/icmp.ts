@@ -10,7 +10,7 @@ import { errnoCode } from '../errno.js';
 import type { IcmpErr } from '../ip/types.js';
 import { seqGeq, seqLt } from '../wire/seq.js';
 import { advMssFor, syncMss, tcpDone } from './conn.js';
-import { tcpWrite } from './output.js';
+import { retransmitAt, tcpWrite } from './output.js';
 import { TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
 import type { TcpLayer } from './tcp.js';
@@ -29,6 +29,8 @@ export function handleIcmp(L: TcpLayer, t: Tcb, err: IcmpErr): void {
     if (m < t.peerMss || m < t.advMss) {
       t.peerMss = Math.min(t.peerMss, m);
       syncMss(t);
+      // Linux tcp_simple_retransmit: resend the head at the new size at once rather than wait for the RTO.
+      if (t.flight > 0 && t.state !== TcpState.SYN_SENT) retransmitAt(L, t, t.sndUna);
       tcpWrite(L, t);
     }
     return;

@@ -7,7 +7,7 @@
  * ACKs and resets.
  */
 
-import { wireAddr } from '../inet/addr-key.js';
+import { isV4Wire } from '../inet/addr-key.js';
 import type { IpAddr } from '../wire/addr.js';
 import { pseudoSumV4, pseudoSumV6 } from '../wire/checksum.js';
 import { seqGt, seqLt, seqMax } from '../wire/seq.js';
@@ -15,6 +15,11 @@ import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
 import { ACK, FIN, PSH, RST, SYN, TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
 import { OUT_HEADROOM, RTX_PERSIST, RTX_RTO, type TcpLayer } from './tcp.js';
+
+/** The address as it goes on the wire: a v4-mapped IPv6 address as its 4 IPv4 bytes (a view, no copy). */
+function onWire(a: IpAddr): IpAddr {
+  return a.length === 16 && isV4Wire(a) ? a.subarray(12, 16) : a;
+}
 
 /** Linux TCP_ATO_MIN / TCP_DELACK_MAX (ms). */
 export const ATO_MIN = 40;
@@ -180,8 +185,8 @@ export function sendSegment(
   if (len > 0) t.snd.copyOut(dataAt, len, buf, off + hlen);
   const total = hlen + len;
   if (t.wl === null) {
-    t.wl = wireAddr(t.laddr as IpAddr);
-    t.wr = wireAddr(t.raddr as IpAddr);
+    t.wl = onWire(t.laddr as IpAddr);
+    t.wr = onWire(t.raddr as IpAddr);
   }
   const laddr = t.wl;
   const raddr = t.wr as IpAddr;

@@ -207,3 +207,25 @@ test('IPv6 and dual-stack: a v6 socket talks to a v4 peer through a v4-mapped ad
   world.runUntil(() => s.recvQueue === 3, { timeout: 1000 });
   assert.deepEqual([...s.recv()], [1, 2, 3]);
 });
+
+test('connect again after a refused attempt starts a new handshake on the same socket', () => {
+  const h = new Harness();
+  const c = h.socket();
+  try {
+    c.connect('198.18.0.2', 5555);
+  } catch {}
+  const syn = h.one();
+  h.inject({ flags: 'R.', sport: 5555, dport: syn.sport, seq: 0, ack: syn.seq + 1 });
+  assert.throws(
+    () => c.connect('198.18.0.2', 5555),
+    (e) => isSysError(e, 'ECONNREFUSED'),
+  );
+  assert.throws(
+    () => c.connect('198.18.0.2', 5556),
+    (e) => isSysError(e, 'EINPROGRESS'),
+  );
+  const syn2 = h.one();
+  assert.equal(syn2.flags, 'S');
+  assert.equal(syn2.dport, 5556);
+  assert.equal(c.state, 'SYN_SENT');
+});
