@@ -11,7 +11,7 @@
  * see the host as it is at that moment. The runner keeps serving while the
  * shell runs (the child is spawned asynchronously).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,6 +36,19 @@ sock.on('end', () => {
   process.stdout.write(r.stdout, () => process.stderr.write(r.stderr, () => process.exit(r.status)));
 });
 `;
+
+let unshareOk: boolean | null = null;
+
+/** Whether `unshare -n` works here (root with CAP_SYS_ADMIN), checked once. */
+function canUnshareNet(): boolean {
+  if (unshareOk === null) {
+    unshareOk =
+      process.getuid?.() === 0 &&
+      existsSync('/usr/bin/unshare') &&
+      spawnSync('/usr/bin/unshare', ['-n', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  }
+  return unshareOk;
+}
 
 export class ToolShell {
   private readonly dir: string;
@@ -108,7 +121,7 @@ export class ToolShell {
       // device commands cannot touch the host's network: the host under
       // test is the simulated one, reached through the tool wrappers (a
       // Unix socket path works across network namespaces).
-      const isolate = this.isolate && process.getuid?.() === 0 && existsSync('/usr/bin/unshare');
+      const isolate = this.isolate && canUnshareNet();
       const [cmd, args] = isolate
         ? ['/usr/bin/unshare', ['-n', '/bin/sh', '-c', command]]
         : ['/bin/sh', ['-c', command]];
