@@ -19,7 +19,10 @@ export {
   type SockName,
 } from './socket/poll.js';
 export { Stack, type StackOptions, type TransportLayer, type Wakeable } from './stack.js';
+export { type Linger, TcpSocket, type TcpSockOpt } from './socket/tcp-socket.js';
 export { Sysctl, type SysctlName, type SysctlValue } from './sysctl.js';
+export { SS_STATE_NAMES, STATE_NAMES } from './tcp/state.js';
+export { TcpLayer, type TcpListRow } from './tcp/tcp.js';
 export type { Steppable } from './time/steppable.js';
 export { type TimerHandler, TimerWheel } from './time/timer-wheel.js';
 export { UdpLayer } from './udp/udp-layer.js';
