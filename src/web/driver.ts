@@ -10,8 +10,11 @@
  * wires that feed them: a stack is then brought to the current time before
  * the wire hands it frames, so its RTT samples and timers use the arrival
  * time. Code that calls socket methods from outside a step (a click handler,
- * a resolved promise) calls kick() afterwards: such a call may have armed a
- * timer or queued a frame that the driver does not know about yet.
+ * a timer, a resolved promise) calls sync() before and kick() after: the
+ * stacks' clocks stand still between steps, so a segment sent without sync()
+ * would carry a stale timestamp and arm its retransmission timer in the past
+ * (it then fires too early: a spurious retransmission). kick() re-arms the
+ * driver for whatever the call queued. The web net API (net.ts) does both.
  */
 
 import type { Clock } from '../time/clock.js';
@@ -49,6 +52,7 @@ export class BrowserDriver {
   private running = false;
   private inStep = false;
   private kickQueued = false;
+  private syncing = false;
   /** Steps run so far (for tests and the page's status line). */
   steps = 0;
 
@@ -89,6 +93,31 @@ export class BrowserDriver {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = Infinity;
+  }
+
+  /** True while sync() runs: socket events raised then must wait (the caller is in the middle of a socket call). */
+  get inSync(): boolean {
+    return this.syncing;
+  }
+
+  /**
+   * Brings every item to the current time before a socket call made from
+   * outside a step (no-op inside one, where the time is current). Runs what
+   * is due by now, in the order a step would, then kicks for the rest.
+   */
+  sync(): void {
+    if (!this.running || this.inStep) return;
+    this.inStep = true;
+    this.syncing = true;
+    try {
+      const now = this.now();
+      for (const s of this.items) s.advance(now);
+      this.steps++;
+    } finally {
+      this.inStep = false;
+      this.syncing = false;
+    }
+    this.kick();
   }
 
   /** Schedules a step in a microtask; many kicks in one task cost one step. */

@@ -38,9 +38,16 @@ import { parseAddr } from '../wire/addr.js';
 import { Emitter, type Listener } from './emitter.js';
 import { codedError, fromErrno, fromThrown, type NetError, sysError } from './errors.js';
 
-/** What the net API needs from a driver: a way to say "something changed, step soon". */
+/**
+ * What the net API needs from a driver: `kick()` says "something changed,
+ * step soon"; `sync()` (optional) brings the stacks to the current time
+ * before a call from outside a step, and `inSync` is true meanwhile (see
+ * BrowserDriver).
+ */
 export interface Kicker {
   kick(): void;
+  sync?(): void;
+  readonly inSync?: boolean;
 }
 
 export interface NetContext {
@@ -156,6 +163,7 @@ export class Socket extends Emitter {
   private shutdownSent = false;
   private eofSeen = false;
   private readScheduled = false;
+  private eventQueued = false;
   private closeEmitted = false;
   private decoder: TextDecoder | null = null;
   private peer: SockName | null = null;
@@ -289,6 +297,7 @@ export class Socket extends Emitter {
         }
       }
       try {
+        this.sync();
         tcp.connect(host, port);
         this.onConnected();
       } catch (e) {
@@ -346,6 +355,17 @@ export class Socket extends Emitter {
 
   private onTcpEvent(ev: number): void {
     if (this.destroyed) return;
+    if (this.ctx.driver.inSync === true) {
+      // Raised by a sync() inside one of our own calls: handle it afterwards, never re-entrantly.
+      if (!this.eventQueued) {
+        this.eventQueued = true;
+        defer(() => {
+          this.eventQueued = false;
+          if (this.tcp !== null && !this.destroyed) this.onTcpEvent(this.tcp.poll());
+        });
+      }
+      return;
+    }
     if (this.connecting) {
       if (this.tcp === null || this.tcp.state === 'SYN_SENT') return;
       this.finishConnect();
@@ -421,6 +441,7 @@ export class Socket extends Emitter {
   private readLoop(): void {
     const t = this.tcp;
     if (t === null || this.eofSeen) return;
+    this.sync();
     let got = false;
     while (this.readableFlowing === true && !this.destroyed) {
       if (!(t.poll() & (POLLIN | POLLHUP | POLLERR))) break;
@@ -517,6 +538,7 @@ export class Socket extends Emitter {
   private flush(): void {
     const t = this.tcp;
     if (t === null || this.connecting || this.destroyed) return;
+    this.sync();
     const q = this.queue;
     while (q.length > 0) {
       if (!(t.poll() & (POLLOUT | POLLERR))) break;
@@ -582,6 +604,7 @@ export class Socket extends Emitter {
     if (t !== null) {
       this.address(); // keep the local name for address() after close
       t.onEvent = null;
+      this.sync();
       t.close();
     }
     const pending = this.queue.splice(0);
@@ -615,7 +638,10 @@ export class Socket extends Emitter {
 
   setNoDelay(noDelay = true): this {
     this.optNoDelay = noDelay;
-    if (this.tcp !== null && !this.destroyed) this.tcp.setsockopt('TCP_NODELAY', noDelay);
+    if (this.tcp !== null && !this.destroyed) {
+      this.sync();
+      this.tcp.setsockopt('TCP_NODELAY', noDelay);
+    }
     this.ctx.driver.kick();
     return this;
   }
@@ -623,7 +649,10 @@ export class Socket extends Emitter {
   /** SO_KEEPALIVE; initialDelay (ms) sets TCP_KEEPIDLE in whole seconds, as libuv does. */
   setKeepAlive(enable = false, initialDelay = 0): this {
     this.optKeepAlive = { on: enable, delay: initialDelay };
-    if (this.tcp !== null && !this.destroyed) this.applyOptions();
+    if (this.tcp !== null && !this.destroyed) {
+      this.sync();
+      this.applyOptions();
+    }
     this.ctx.driver.kick();
     return this;
   }
@@ -644,6 +673,12 @@ export class Socket extends Emitter {
   }
   unref(): this {
     return this;
+  }
+
+  /** Bring the stacks to the current time before a call that may send or arm a timer (BrowserDriver.sync). */
+  private sync(): void {
+    const d = this.ctx.driver;
+    if (d.sync !== undefined) d.sync();
   }
 
   private touch(): void {
@@ -821,7 +856,10 @@ export class Server extends Emitter {
     this.name = { address: n.address, family: n.family, port: n.port };
     this.listening = true;
     t.onEvent = (ev) => {
-      if (ev & POLLIN) this.acceptAll();
+      if (!(ev & POLLIN)) return;
+      // Raised by a sync() inside a socket call: accept afterwards, never re-entrantly.
+      if (this.ctx.driver.inSync === true) defer(() => this.acceptAll());
+      else this.acceptAll();
     };
     defer(() => {
       if (this.listening) this.emit('listening');
@@ -879,6 +917,7 @@ export class Server extends Emitter {
     }
     if (cb !== undefined) this.once('close', cb);
     this.tcp.onEvent = null;
+    this.ctx.driver.sync?.();
     this.tcp.close();
     this.tcp = null;
     this.listening = false;

@@ -447,3 +447,30 @@ describe('web net: WHATWG stream views', () => {
     assert.deepEqual(echoed, data);
   });
 });
+
+describe('web net: calls from outside a driver step', () => {
+  it('a FIN sent from a timer long after the last step is not retransmitted early; TIME-WAIT survives', async () => {
+    // The stacks' clocks stand still between steps; without BrowserDriver.sync() the FIN would be
+    // stamped with a stale time, its retransmission timer would fire before the ACK could return,
+    // and the peer's RST to the duplicate would kill our TIME-WAIT (rfc1337 = 0).
+    const { netA, netB, a, b } = pair({ delay: 20 });
+    const srv = netB.createServer({ allowHalfOpen: true }, (s) => {
+      s.resume();
+      s.on('end', () => setTimeout(() => s.end(), 300));
+    });
+    await once(srv.listen(7020, B), 'listening');
+    const c = netA.connect(7020, B);
+    c.resume();
+    await once(c, 'connect');
+    c.end('bye');
+    await once(c, 'close');
+    await until(
+      () => (b.tcp as TcpLayer).list().every((r) => r.state === 'LISTEN'),
+      5000,
+      'server side gone',
+    );
+    assert.equal(b.counters.get('TcpRetransSegs'), 0);
+    assert.equal(b.counters.get('TcpExtTCPLossProbes'), 0);
+    assert.ok(states(a).includes('TIME-WAIT'));
+  });
+});
