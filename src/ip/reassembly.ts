@@ -2,8 +2,11 @@
  * Fragment reassembly for IPv4 (RFC 791 §3.2, RFC 815) and IPv6 (RFC 8200
  * §4.5), with the limits Linux applies:
  *
- * - Memory: every queued fragment is charged (its bytes plus a fixed
- *   per-fragment overhead standing in for the kernel's skb truesize). While
+ * - Memory: every queued fragment is charged what Linux charges for it when
+ *   it arrives over a TUN device (the skb's truesize: the frame plus
+ *   headroom and shared info rounded up to the kmalloc bucket, plus the
+ *   sk_buff), and every queue its own size; measured against the kernel
+ *   (test/ip/kernel-compare.test.ts). While
  *   the total is above `ipfrag_high_thresh`, every arriving fragment is
  *   dropped and counted as a reassembly failure, as Linux's inet_frag_find
  *   refuses lookups above the threshold (since 4.17 there is no eviction
@@ -29,10 +32,20 @@ import { checksum } from '../wire/checksum.js';
 import type { Ipv4Header } from '../wire/ipv4.js';
 import type { Ipv6Header } from '../wire/ipv6.js';
 
-/** Charged per queued fragment on top of its bytes (approximates skb overhead). */
-export const FRAG_OVERHEAD = 256;
-/** Charged per queue (approximates struct ipq / frag_queue). */
-export const QUEUE_OVERHEAD = 192;
+/** Charged per queue (struct ipq / frag_queue), as measured on Linux 6.x. */
+export const QUEUE_OVERHEAD = 256;
+
+/**
+ * The truesize Linux gives a received frame of `len` bytes: NET_SKB_PAD (64)
+ * + data + skb_shared_info (320), rounded up to the kmalloc bucket, plus the
+ * sk_buff itself (256).
+ */
+export function frameTruesize(len: number): number {
+  const n = 64 + len + 320;
+  let bucket = 512;
+  while (bucket < n) bucket *= 2;
+  return bucket + 256;
+}
 
 interface Frag {
   off: number;
@@ -125,7 +138,7 @@ export class Reassembler implements TimerHandler {
     if (q === null) return null;
     const foff = h.fragOffset;
     const data = pkt.subarray(off + hl, off + hl + len);
-    const verdict = this.insert(q, foff, foff + len, !h.mf, data);
+    const verdict = this.insert(q, foff, foff + len, !h.mf, data, h.totalLen);
     if (verdict !== 0) return null;
     if (foff === 0 && q.head === null) {
       q.head = pkt.slice(off, off + hl);
@@ -178,7 +191,7 @@ export class Reassembler implements TimerHandler {
     if (q === null) return null;
     const foff = h.fragOffset;
     const data = pkt.subarray(off + h.fragPayloadOff, off + end0);
-    const verdict = this.insert(q, foff, foff + len, !h.mf, data);
+    const verdict = this.insert(q, foff, foff + len, !h.mf, data, end0);
     if (verdict !== 0) return null;
     if (foff === 0 && q.head === null) {
       q.head = pkt.slice(off, off + h.fragHeaderOff);
@@ -239,7 +252,14 @@ export class Reassembler implements TimerHandler {
   }
 
   /** 0 = queued; 1 = dropped (duplicate); 2 = queue discarded. */
-  private insert(q: FragQueue, off: number, end: number, last: boolean, data: Uint8Array): number {
+  private insert(
+    q: FragQueue,
+    off: number,
+    end: number,
+    last: boolean,
+    data: Uint8Array,
+    frameLen: number,
+  ): number {
     const v4 = q.family === 4;
     const fails = v4 ? this.c.IpReasmFails : this.c.Ip6ReasmFails;
     // RFC 791 / Linux ip_frag_queue: the end must agree with the last fragment.
@@ -278,7 +298,7 @@ export class Reassembler implements TimerHandler {
     }
     fs.splice(i, 0, { off, end, data: data.slice() });
     q.received += end - off;
-    const cost = data.length + FRAG_OVERHEAD;
+    const cost = frameTruesize(frameLen);
     q.mem += cost;
     this.memUsed[v4 ? 0 : 1] += cost;
     return 0;
