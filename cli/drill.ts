@@ -15,9 +15,10 @@ Scripts
       +0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
     socket bind listen accept connect write/send/sendto read/recv/recvfrom
     close shutdown setsockopt getsockopt fcntl(F_GETFL/F_SETFL O_NONBLOCK)
-    poll getsockname getpeername ioctl(SIOCINQ/SIOCOUTQ); a blocking call
+    poll getsockname getpeername ioctl(SIOCINQ/SIOCOUTQ) on TCP sockets,
+    and the datagram calls on SOCK_DGRAM (UDP) sockets; a blocking call
     waits (in virtual time) while later lines run; 0.1...0.2 accept(...)
-    checks when it returns;
+    checks when it returns; script fds are names (socket(...) = 4 works);
   - an inbound (<) or outbound (>) TCP segment:
       +0 < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
       +0 > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 1 ecr 100,nop,wscale 7>
@@ -31,8 +32,10 @@ Scripts
   - a \`shell command\`: sysctl, ss and nstat act on the usnet host and print
     like the Linux tools (sysctl -q/-n/-w/-e, ss -tan[H][o] [state S]
     [exclude S] [sport/dport = :N] [src/dst A], nstat -a -s -z -r -n
-    [PATTERN]); everything else runs in /bin/sh in the script's directory;
-    -D definitions are in its environment;
+    [PATTERN]); tc qdisc, ip tcp_metrics and ethtool -K are accepted and
+    ignored; everything else runs in /bin/sh in the script's directory
+    (in a throw-away network namespace when root); -D definitions are in
+    its environment;
   - %{ python }%: not run (usnet runs no Python); reported as skipped.
   Lines --name=value before the first event set options (the command line
   wins). A backquoted command before the first event runs first, one after
