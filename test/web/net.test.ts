@@ -247,9 +247,10 @@ describe('web net: flow control', () => {
     assert.ok(s.readableLength > 0, 'bytes wait in the receive buffer');
     const got: Uint8Array[] = [];
     s.on('data', (d: Uint8Array) => got.push(d));
+    const ended = once(s, 'end', 30_000); // listen first: the FIN may be read while the writer finishes
     s.resume();
     await writer;
-    await once(s, 'end', 30_000);
+    await ended;
     const all = concat(got);
     assert.equal(all.length, total);
     assert.deepEqual(all, data);
@@ -299,9 +300,10 @@ describe('web net: half-open and closing', () => {
       text += d;
     });
     await once(c, 'connect');
+    const closed = once(c, 'close');
     c.end();
     await until(() => states(p!.b).includes('CLOSE-WAIT'), 5000, 'server CLOSE-WAIT');
-    await once(c, 'close');
+    await closed;
     assert.equal(text, 'late reply');
     assert.deepEqual(order, ['server end']);
   });
