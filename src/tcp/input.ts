@@ -36,6 +36,7 @@ import {
   sendAck,
   sendActiveReset,
   sendSyn,
+  setXmitTimer,
   tcpWrite,
   tsNow,
 } from './output.js';
@@ -396,9 +397,10 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
     }
   }
   // Timers (RFC 6298 §5.2/5.3): stop when all is acknowledged, restart on progress.
+  if (t.tlpHighSeq >= 0 && seqGeq(ack, t.tlpHighSeq)) t.tlpHighSeq = -1;
   if (t.flight === 0) {
     if (t.rtxKind !== RTX_PERSIST) L.cancelRtx(t);
-  } else if (acked > 0) armRto(L, t);
+  } else if (acked > 0) setXmitTimer(L, t);
   if (t.rtxKind === RTX_PERSIST && t.sndWnd > 0) {
     L.cancelRtx(t);
     t.probesOut = 0;

@@ -14,7 +14,7 @@ import { seqGt, seqLt, seqMax } from '../wire/seq.js';
 import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
 import { ACK, FIN, PSH, RST, SYN, TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
-import { OUT_HEADROOM, RTX_PERSIST, RTX_RTO, type TcpLayer } from './tcp.js';
+import { OUT_HEADROOM, RTX_PERSIST, RTX_RTO, RTX_TLP, type TcpLayer } from './tcp.js';
 
 /** The address as it goes on the wire: a v4-mapped IPv6 address as its 4 IPv4 bytes (a view, no copy). */
 function onWire(a: IpAddr): IpAddr {
@@ -451,7 +451,8 @@ export function tcpWrite(L: TcpLayer, t: Tcb): void {
     t.finSeq = t.sndNxt;
     sendData(L, t, t.sndNxt, ACK | FIN, 0);
   }
-  void sent;
+  // Linux tcp_write_xmit: after sending, the timer becomes a tail-loss probe when allowed.
+  if (sent > 0) scheduleLossProbe(L, t, false);
 }
 
 /** Send `len` bytes of new (or go-back) data at `seq` with `flags`; advance snd_nxt; time it; arm the RTO. */
@@ -485,6 +486,7 @@ function sendData(L: TcpLayer, t: Tcb, seq: number, flags: number, len: number):
     armRto(L, t);
   }
   if (t.cc?.onSend) t.cc.onSend(len, now);
+  void RTX_TLP;
 }
 
 /**
@@ -543,4 +545,72 @@ export function sendSyn(L: TcpLayer, t: Tcb, withAck: boolean): void {
 /** A window or keepalive probe: a bare ACK one byte below snd_una (Linux tcp_xmit_probe_skb). */
 export function keepaliveSend(L: TcpLayer, t: Tcb): void {
   sendSegment(L, t, (t.sndUna - 1) >>> 0, ACK, 0, 0);
+}
+
+/** Linux TCP_TIMEOUT_MIN: two jiffies at HZ = 250. */
+const TIMEOUT_MIN = 8;
+
+/**
+ * Linux tcp_schedule_loss_probe (RFC 8985 §7.2, tcp_early_retrans 3/4):
+ * with SACK, data in flight and no recovery under way, the retransmission
+ * timer fires as a probe after 2·SRTT (plus rto_min when only one segment
+ * is out, for the peer's delayed ACK; 1 s without an RTT sample), never
+ * later than the RTO would. `advancing`: an ACK just restarted the RTO.
+ * Returns false when no probe may be scheduled (the caller arms the RTO).
+ */
+export function scheduleLossProbe(L: TcpLayer, t: Tcb, advancing: boolean): boolean {
+  const er = L.sysctl.v['net.ipv4.tcp_early_retrans'];
+  const rec = t.rec;
+  if ((er !== 3 && er !== 4) || t.flight <= 0 || !t.sackOk || rec === null) return false;
+  if (rec.caState !== 0 && rec.caState !== 2) return false;
+  if (t.state !== TcpState.ESTABLISHED && t.state !== TcpState.CLOSE_WAIT && t.state !== TcpState.FIN_WAIT1)
+    return false;
+  const rtt = t.rtt;
+  let timeout: number;
+  if (rtt !== null && rtt.hasSample) {
+    const oneOut = t.flight <= t.mss + 1;
+    timeout = 2 * rtt.srtt + (oneOut ? L.sysctl.v['net.ipv4.tcp_rto_min_us'] / 1000 : TIMEOUT_MIN);
+  } else timeout = 1000;
+  const rto = rtt !== null ? rtt.timeout() : 1000;
+  const rtoDelta = advancing || t.rtxKind !== RTX_RTO ? rto : t.rtxDeadline - L.now;
+  if (rtoDelta > 0 && rtoDelta < timeout) timeout = rtoDelta;
+  L.armRtx(t, RTX_TLP, timeout);
+  return true;
+}
+
+/** Linux tcp_set_xmit_timer: after an ACK, a loss probe if allowed, else the RTO. */
+export function setXmitTimer(L: TcpLayer, t: Tcb): void {
+  if (!scheduleLossProbe(L, t, true)) armRto(L, t);
+}
+
+/**
+ * The probe timer fired (Linux tcp_send_loss_probe): send one new segment
+ * if the windows allow, else retransmit the last segment; then the RTO.
+ * One probe per tail-loss episode (tlp_high_seq).
+ */
+export function sendLossProbe(L: TcpLayer, t: Tcb): void {
+  if (t.tlpHighSeq < 0 && t.flight > 0) {
+    if (t.retransStamp < 0) t.retransStamp = t.rtxArmedAt;
+    const avail = (t.dataEnd - t.sndNxt) | 0;
+    const room = (t.sndUna + t.sndWnd - t.sndNxt) | 0;
+    let sent = false;
+    if (avail > 0 && room > 0) {
+      const len = Math.min(avail, room, t.mss);
+      let flags = ACK;
+      if ((t.sndNxt + len) >>> 0 === t.dataEnd) flags |= PSH;
+      sendData(L, t, t.sndNxt, flags, len);
+      sent = true;
+    } else {
+      const dataOut = t.finSent ? t.flight - 1 : t.flight;
+      const back = Math.min(t.mss, Math.max(dataOut, 0));
+      const end = t.finSent ? t.finSeq : t.sndNxt;
+      const seq = (end - back) >>> 0;
+      sent = retransmitAt(L, t, seq) > 0;
+    }
+    if (sent) {
+      t.tlpHighSeq = t.sndNxt;
+      L.inc(L.c.TcpExtTCPLossProbes);
+    }
+  }
+  armRto(L, t);
 }

@@ -157,12 +157,15 @@ export class Tcb {
   lastRecv = 0;
   /** Time of the last ACK received that acknowledged something (user timeout). */
   lastAckRecv = 0;
-  /** Retransmission timer kind armed on hRtx. */
+  /** Retransmission timer kind armed on hRtx, and when it was armed. */
   rtxKind = 0;
+  rtxArmedAt = 0;
   /** Persist-timer probes sent without reply (icsk_probes_out), also keepalive probes. */
   probesOut = 0;
   /** Time the first unanswered zero-window/keepalive probe went out (user timeout). */
   probeStamp = 0;
+  /** snd_nxt when the outstanding tail-loss probe was sent, -1 when none (Linux tlp_high_seq). */
+  tlpHighSeq = -1;
   /** Whether cwnd limited sending during the last flight. */
   cwndLimited = false;
 

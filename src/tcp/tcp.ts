@@ -257,6 +257,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
 
   armRtx(t: Tcb, kind: number, delay: number): void {
     t.rtxKind = kind;
+    t.rtxArmedAt = this.now;
     t.rtxDeadline = this.now + delay;
     this.host.timers.arm(t.hRtx, t.rtxDeadline);
   }
@@ -302,6 +303,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
       let timerMs = 0;
       let retrans = 0;
       if (t.rtxDeadline !== Infinity) {
+        // ss shows a loss probe as 'on' too (inet_diag reports ICSK_TIME_LOSS_PROBE as timer 1).
         timer = t.rtxKind === RTX_PERSIST ? 'persist' : 'on';
         timerMs = Math.max(0, t.rtxDeadline - now);
         retrans = t.rtxKind === RTX_PERSIST ? t.probesOut : t.retransmits;
@@ -336,6 +338,8 @@ export class TcpLayer implements IpHandler, TimerHandler {
 /** Kinds of the retransmission timer (one wheel handle per connection, as Linux's icsk_retransmit_timer). */
 export const RTX_RTO = 1;
 export const RTX_PERSIST = 2;
+/** Tail-loss probe (RFC 8985 §7, Linux ICSK_TIME_LOSS_PROBE). */
+export const RTX_TLP = 3;
 
 /** The TIME_WAIT table as TCP drives it (src/tcp/timewait.ts implements it). */
 export interface TimeWaitHook {

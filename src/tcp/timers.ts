@@ -14,11 +14,12 @@ import {
   retransmitAt,
   sendAck,
   sendActiveReset,
+  sendLossProbe,
   tcpWrite,
 } from './output.js';
 import { ACK, TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
-import { RTX_PERSIST, RTX_RTO, type TcpLayer } from './tcp.js';
+import { RTX_PERSIST, RTX_RTO, RTX_TLP, type TcpLayer } from './tcp.js';
 
 export function onTcbTimer(L: TcpLayer, t: Tcb, handle: number, now: number): void {
   if (handle === t.hRtx) {
@@ -27,6 +28,7 @@ export function onTcbTimer(L: TcpLayer, t: Tcb, handle: number, now: number): vo
     t.rtxKind = 0;
     if (kind === RTX_PERSIST) probeTimer(L, t, now);
     else if (kind === RTX_RTO) retransmitTimer(L, t, now);
+    else if (kind === RTX_TLP) sendLossProbe(L, t);
   } else if (handle === t.hDack) {
     t.dackDeadline = Infinity;
     delackTimer(L, t);
@@ -104,13 +106,15 @@ function retransmitTimer(L: TcpLayer, t: Tcb, now: number): void {
     return;
   }
   if (t.flight === 0) return;
-  if (t.retransStamp < 0) t.retransStamp = now - (t.rtt !== null ? t.rtt.timeout() : 1000);
+  // The episode starts when the head was last sent (Linux retrans_stamp from the skb's timestamp).
+  if (t.retransStamp < 0) t.retransStamp = t.rtxArmedAt;
   if (writeTimedOut(L, t, now)) {
     L.inc(c.TcpExtTCPAbortOnTimeout);
     tcpDone(L, t, t.error ?? 'ETIMEDOUT');
     return;
   }
   L.inc(c.TcpExtTCPTimeouts);
+  t.tlpHighSeq = -1;
   const firstExpiry = t.retransmits === 0;
   const inFlightSegs = Math.ceil(t.flight / t.mss);
   t.rec?.onRto(t.sndUna, t.sndNxt, inFlightSegs, firstExpiry, now);

@@ -181,12 +181,13 @@ test('retransmission timeout: the head is resent after the RTO, then with doubli
     assert.notEqual(s.flags.includes('R'), true);
     times.push(s.time);
   }
-  assert.equal(times.length, 3);
-  // RTO 200 ms (RTT ~0 plus rto_min), doubling.
+  // A tail-loss probe first (2·SRTT + rto_min, capped by the RTO: 200 ms), then
+  // the RTO (200 ms) doubling; the model time of tcp_retries2 = 3 (3 s) ends it.
   assert.deepEqual(
     times.map((x) => x - first.time),
-    [200, 600, 1400],
+    [200, 400, 800, 1600],
   );
+  assert.equal(h.counter('TcpExtTCPLossProbes'), 1);
   assert.equal(e.s.state, 'CLOSED');
   assert.throws(
     () => e.s.recv(),
