@@ -476,3 +476,24 @@ describe('web net: calls from outside a driver step', () => {
     assert.ok(states(a).includes('TIME-WAIT'));
   });
 });
+
+describe('web net: IPv6', () => {
+  it("connects over IPv6, and a '::' listener takes IPv4 as v4-mapped, as Node shows it", async () => {
+    const { netA, netB, a, b } = pair();
+    a.addAddress('eth0', 'fd00::1/64');
+    b.addAddress('eth0', 'fd00::2/64');
+    const peers: string[] = [];
+    const srv = netB.createServer((s) => {
+      peers.push(`${s.remoteFamily} ${s.remoteAddress}`);
+      s.end('hi');
+    });
+    await once(srv.listen(9000, '::'), 'listening');
+    assert.deepEqual(srv.address(), { address: '::', family: 'IPv6', port: 9000 });
+    for (const host of ['fd00::2', B]) {
+      const c = netA.connect(9000, host);
+      c.resume();
+      await once(c, 'close');
+    }
+    assert.deepEqual(peers, ['IPv6 fd00::1', `IPv6 ::ffff:${A}`]);
+  });
+});
