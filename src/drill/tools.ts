@@ -321,6 +321,17 @@ export interface NstatHistory {
   values: Record<string, number> | null;
 }
 
+/** Gauges and constants nstat never prints (iproute2's "useless numbers"; checked against the kernel target). */
+const NSTAT_USELESS = new Set([
+  'IpForwarding',
+  'IpDefaultTTL',
+  'TcpRtoAlgorithm',
+  'TcpRtoMin',
+  'TcpRtoMax',
+  'TcpMaxConn',
+  'TcpCurrEstab',
+]);
+
 function globToRe(g: string): RegExp {
   return new RegExp(
     `^${g
@@ -372,6 +383,7 @@ export function runNstat(argv: string[], counters: Record<string, number>, hist:
   const res = pats.map(globToRe);
   let out = '#kernel\n';
   for (const name of names) {
+    if (NSTAT_USELESS.has(name)) continue;
     if (res.length > 0 && !res.some((r) => r.test(name))) continue;
     const cur = counters[name] ?? 0;
     const v = abs || hist.values === null ? cur : cur - (hist.values[name] ?? 0);

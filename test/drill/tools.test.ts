@@ -178,3 +178,12 @@ test('the tool shell runs pipelines with sysctl/ss/nstat answered by the runner'
     await sh.close();
   }
 });
+
+test('nstat never prints gauges like TcpCurrEstab (as iproute2 nstat, seen on the kernel)', () => {
+  const h: NstatHistory = { values: null };
+  assert.equal(runNstat(['-az', 'TcpCurrEstab'], { TcpCurrEstab: 1 }, h).stdout, '#kernel\n');
+  assert.equal(
+    runNstat(['-az'], { TcpCurrEstab: 1, TcpInSegs: 3 }, h).stdout,
+    '#kernel\nTcpInSegs                       3                  0.0\n',
+  );
+});
