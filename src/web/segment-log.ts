@@ -16,7 +16,18 @@ import { newIpv4Header, parseIpv4 } from '../wire/ipv4.js';
 import { newIpv6Header, parseIpv6 } from '../wire/ipv6.js';
 import type { PacketSink } from '../wire/pcap.js';
 import { DIR_IN } from '../wire/pcap.js';
-import { newTcpHeader, parseTcp, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from '../wire/tcp.js';
+import {
+  newTcpHeader,
+  parseTcp,
+  TCP_ACK,
+  TCP_CWR,
+  TCP_ECE,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  TCP_URG,
+} from '../wire/tcp.js';
 import { parseTcpOptionList, type TcpOption } from '../wire/tcp-options.js';
 
 export interface SegmentLine {
@@ -29,15 +40,17 @@ export interface SegmentLine {
   flags: number;
 }
 
-/** tcpdump's flag letters: S F R P U then '.' for ACK. */
+/** tcpdump's flag letters, in its table order (F S R P . U E W): SYN-ACK is "S.", FIN-PSH-ACK "FP.". */
 export function tcpFlagString(f: number): string {
   let s = '';
-  if (f & TCP_SYN) s += 'S';
   if (f & TCP_FIN) s += 'F';
+  if (f & TCP_SYN) s += 'S';
   if (f & TCP_RST) s += 'R';
   if (f & TCP_PSH) s += 'P';
-  if (f & TCP_URG) s += 'U';
   if (f & TCP_ACK) s += '.';
+  if (f & TCP_URG) s += 'U';
+  if (f & TCP_ECE) s += 'E';
+  if (f & TCP_CWR) s += 'W';
   return s === '' ? 'none' : s;
 }
 

@@ -102,6 +102,9 @@ describe('SegmentLog', () => {
     assert.equal(tcpFlagString(0x18), 'P.');
     assert.equal(tcpFlagString(0x11), 'F.');
     assert.equal(tcpFlagString(0x04), 'R');
+    assert.equal(tcpFlagString(0x19), 'FP.');
+    assert.equal(tcpFlagString(0x03), 'FS');
+    assert.equal(tcpFlagString(0xd2), 'S.EW');
     assert.equal(tcpFlagString(0), 'none');
   });
 
