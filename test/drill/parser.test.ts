@@ -223,3 +223,67 @@ test('AccECN: AE flag letter, ACE counters after the dot, the ECN option', () =>
     ],
   });
 });
+
+// Written for this test in the style of the kernel selftests and gtests
+// (multi-line calls, msghdr/iovec, epoll structs, escapes, notes without errno).
+const KERNEL_STYLE = `// SPDX-License-Identifier: GPL-2.0
+--mss=1000
+--tolerance_usecs=10000
+
+\`./defaults.sh
+ethtool -K tun0 tso off
+./set_sysctls.py /proc/sys/net/ipv4/tcp_fastopen=0x207\`
+
+    0 socket(..., SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_TCP, TCP_FASTOPEN_KEY,
+                 "\\xa1\\xa1\\xa1\\xa1\\xb2\\xb2\\xb2\\xb2\\xc3\\xc3\\xc3\\xc3\\xd4\\xd4\\xd4\\xd4", 16) = 0
+   +0 setsockopt(3, SOL_TCP, TCP_FASTOPEN_KEY, "", 3) = -1 (Invalid Argument)
+   +0 sendto(3, ..., 0, MSG_FASTOPEN, ..., ...) = -1 EINPROGRESS (Operation is now in progress)
+   +0 > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 8,FO,nop,nop>
+ +.01 < S. 123:123(0) ack 1 win 5840 <mss 1040,nop,nop,sackOK,nop,wscale 6,FO abcd1234,nop,nop>
+ +.01...0.020 sendmsg(4, {msg_name(...)=...,
+                          msg_iov(3)=[{..., 500},{..., 1000},{...,400}],
+                          msg_flags=0}, MSG_NOSIGNAL|MSG_FASTOPEN) = 1900   // trailing comment
+   +0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLOUT|EPOLLIN|EPOLLET, fd=4}) = 0
+   +0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0
+   +0 getsockopt(4, SOL_TCP, TCP_NOTSENT_LOWAT, [0xffffffff], [4]) = 0
+   +0 < icmp unreachable frag_needed mtu 1200 [1:1461(1460)]
+   +0~+.04 > .  1:1(0) ack 1002
+   *  > F. 1:1(0) ack 1 <nop, nop, sack 1001:2001>
+   +0 %{ assert (tcpi_options & TCPI_OPT_SYN_DATA) == 0, tcpi_options }%
+/* a C comment
+   over two lines */
+\`/tmp/sysctl_restore_\${PPID}.sh\`
+`;
+
+test('kernel-selftest style constructs parse', () => {
+  const s = parse(KERNEL_STYLE);
+  assert.deepEqual(
+    s.options.map((o) => o.name),
+    ['mss', 'tolerance_usecs'],
+  );
+  assert.match(s.initCommand?.command ?? '', /ethtool -K tun0 tso off/);
+  assert.equal(s.cleanupCommand?.command, '/tmp/sysctl_restore_${PPID}.sh');
+  assert.equal(s.events.length, 14);
+  const key = s.events[1].action as SyscallAction;
+  assert.deepEqual(key.args[3], {
+    kind: 'string',
+    value: '\xa1\xa1\xa1\xa1\xb2\xb2\xb2\xb2\xc3\xc3\xc3\xc3\xd4\xd4\xd4\xd4',
+    more: false,
+    loc: key.args[3].loc,
+  });
+  const inval = s.events[2].action as SyscallAction;
+  assert.equal(inval.errno, null);
+  assert.equal(inval.note, 'Invalid Argument');
+  const msg = s.events[6].action as SyscallAction;
+  assert.equal(msg.endUs, 20000);
+  assert.equal(msg.args[1].kind, 'struct');
+  assert.deepEqual(tcp(s.events[4].action).options?.at(-3), { kind: 'fastopen', cookie: '', exp: false });
+  assert.deepEqual(tcp(s.events[5].action).options?.at(-3), {
+    kind: 'fastopen',
+    cookie: 'abcd1234',
+    exp: false,
+  });
+  assert.equal(s.events[12].time.kind, 'any');
+  assert.equal(s.events[13].action.type, 'code');
+});
