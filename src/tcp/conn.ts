@@ -68,7 +68,7 @@ export function advMssFor(mtu: number, family: 4 | 6, userMss: number): number {
   // A datagram holds at most 65535 bytes (Linux IPV4_MAX_PMTU): on lo (MTU 65536) the MSS is 65495.
   let m = family === 4 ? Math.min(mtu - 40, 65535 - 40) : Math.min(mtu - 60, 65535 - 20);
   if (userMss > 0 && userMss < m) m = userMss;
-  return m < 88 ? 88 : m;
+  return Math.max(m, 88);
 }
 
 /**
@@ -84,7 +84,7 @@ export function negotiate(L: TcpLayer, t: Tcb, h: TcpHeader): void {
   t.peerMss = pm;
   t.wsOk = h.wscale >= 0 && v['net.ipv4.tcp_window_scaling'] !== 0;
   if (t.wsOk) {
-    t.sndWscale = h.wscale > 14 ? 14 : h.wscale;
+    t.sndWscale = Math.min(h.wscale, 14);
   } else {
     t.sndWscale = 0;
     t.rcvWscale = 0;
@@ -100,7 +100,7 @@ export function negotiate(L: TcpLayer, t: Tcb, h: TcpHeader): void {
 
 /** Payload per full segment: the smaller MSS, minus the timestamp option (Linux tcp_sync_mss / mss_cache). */
 export function syncMss(t: Tcb): void {
-  let m = t.peerMss < t.advMss ? t.peerMss : t.advMss;
+  let m = Math.min(t.peerMss, t.advMss);
   if (t.userMss > 0 && t.userMss < m) m = t.userMss;
   if (t.tsOk) m -= 12;
   if (m < 48) m = 48;

@@ -15,7 +15,6 @@ import {
   growSndBuf,
   negotiate,
   setState,
-  syncMss,
   tcpDone,
   tcpReset,
 } from './conn.js';
@@ -23,7 +22,6 @@ import { acceptChild, childRetransmittedSyn } from './listen.js';
 import {
   ATO_MIN,
   ackSndCheck,
-  armPersist,
   armRto,
   challengeAck,
   curWindow,
@@ -365,7 +363,7 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       ev.ack = ack;
       ev.sndUna = prior;
       ev.sndNxt = t.sndNxt;
-      ev.ackedBytes = acked > 0 ? acked : 0;
+      ev.ackedBytes = Math.max(acked, 0);
       ev.ackedSegs = acked > 0 ? Math.ceil(acked / t.mss) : 0;
       ev.isDup = isDup;
       ev.sackedSegs = 0;
@@ -603,6 +601,3 @@ function timeWaitFallback(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   }
   if (h.payloadLen > 0) sendAck(L, t);
 }
-
-/** Unused-import guard for helpers referenced only in some builds. */
-export const _inputHelpers = { syncMss, armPersist };

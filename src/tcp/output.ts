@@ -97,7 +97,7 @@ export function selectWindow(L: TcpLayer, t: Tcb): number {
 /** Window still open to the peer from rcv_nxt (Linux tcp_receive_window). */
 export function curWindow(t: Tcb): number {
   const w = (t.rcvWup + t.rcvWnd - t.rcvNxt) | 0;
-  return w < 0 ? 0 : w;
+  return Math.max(w, 0);
 }
 
 /**
@@ -151,7 +151,7 @@ export function sendSegment(
         h.tsEcr = t.tsRecent;
       }
     }
-    h.window = t.rcvWnd > 65535 ? 65535 : t.rcvWnd;
+    h.window = Math.min(t.rcvWnd, 65535);
   } else {
     if (t.tsOk) {
       h.hasTs = true;
@@ -344,7 +344,7 @@ export function sendDelayedAck(L: TcpLayer, t: Tcb): void {
     // Linux: at most 200 ms when interactive (500 ms otherwise), and never
     // more than the smoothed RTT (but at least 40 ms).
     let maxAto = t.pingpong ? DELACK_MAX : 500;
-    if (t.rtt !== null && t.rtt.hasSample) {
+    if (t.rtt?.hasSample) {
       const r = Math.max(t.rtt.srtt, ATO_MIN);
       if (r < maxAto) maxAto = r;
     }
@@ -418,7 +418,7 @@ export function tcpWrite(L: TcpLayer, t: Tcb): void {
       t.cwndLimited = true;
       break;
     }
-    let len = avail < mss ? avail : mss;
+    let len = Math.min(avail, mss);
     if (len > room) {
       // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window-limited partial
       // segment goes only if it is at least half the largest window seen.
@@ -486,7 +486,6 @@ function sendData(L: TcpLayer, t: Tcb, seq: number, flags: number, len: number):
     armRto(L, t);
   }
   if (t.cc?.onSend) t.cc.onSend(len, now);
-  void RTX_TLP;
 }
 
 /**
@@ -567,7 +566,7 @@ export function scheduleLossProbe(L: TcpLayer, t: Tcb, advancing: boolean): bool
     return false;
   const rtt = t.rtt;
   let timeout: number;
-  if (rtt !== null && rtt.hasSample) {
+  if (rtt?.hasSample) {
     const oneOut = t.flight <= t.mss + 1;
     timeout = 2 * rtt.srtt + (oneOut ? L.sysctl.v['net.ipv4.tcp_rto_min_us'] / 1000 : TIMEOUT_MIN);
   } else timeout = 1000;

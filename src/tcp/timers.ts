@@ -17,7 +17,7 @@ import {
   sendLossProbe,
   tcpWrite,
 } from './output.js';
-import { ACK, TcpState } from './state.js';
+import { TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
 import { RTX_PERSIST, RTX_RTO, RTX_TLP, type TcpLayer } from './tcp.js';
 
@@ -226,5 +226,3 @@ function keepaliveTimer(L: TcpLayer, t: Tcb, now: number): void {
   }
   L.armKeep(t, idle - elapsed);
 }
-
-export const _timerFlags = { ACK };

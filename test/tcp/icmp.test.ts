@@ -15,7 +15,10 @@ test('a hard ICMP error (protocol unreachable from a host without TCP) aborts a 
   b.addInterface('eth0', wire.b, { addrs: ['198.18.0.2/24'] });
   const ta = new TcpLayer(a);
   const c = ta.socket(4);
-  assert.throws(() => c.connect('198.18.0.2', 80), (e) => isSysError(e, 'EINPROGRESS'));
+  assert.throws(
+    () => c.connect('198.18.0.2', 80),
+    (e) => isSysError(e, 'EINPROGRESS'),
+  );
   world.run({ until: 100 });
   assert.equal(c.state, 'CLOSED');
   assert.throws(

@@ -10,7 +10,10 @@ test('IPv6: handshake (MSS = MTU − 60), data, close', () => {
   l.bind('fd00::2', 443);
   l.listen(4);
   const c = ta.socket(6);
-  assert.throws(() => c.connect('fd00::2', 443), (e) => isSysError(e, 'EINPROGRESS'));
+  assert.throws(
+    () => c.connect('fd00::2', 443),
+    (e) => isSysError(e, 'EINPROGRESS'),
+  );
   world.runUntil(() => (l.poll() & POLLIN) !== 0, { timeout: 1000 });
   const s = l.accept();
   assert.equal(s.getpeername().address, 'fd00::1');
@@ -50,7 +53,10 @@ test('IPV6_V6ONLY: a v6-only listener does not take IPv4 connections', () => {
   } catch {}
   world.run({ until: world.now + 100 });
   assert.equal(c.state, 'CLOSED');
-  assert.throws(() => c.connect('198.18.0.2', 80), (e) => isSysError(e, 'ECONNREFUSED'));
+  assert.throws(
+    () => c.connect('198.18.0.2', 80),
+    (e) => isSysError(e, 'ECONNREFUSED'),
+  );
 });
 
 test('IP_BIND_ADDRESS_NO_PORT defers the port to connect(); IP_LOCAL_PORT_RANGE narrows the choice', () => {
