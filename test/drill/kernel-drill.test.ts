@@ -2,7 +2,9 @@
 // (`usnet drill --target kernel`): a fresh namespace + TUN per script, real
 // time. Needs root, /dev/net/tun, ip and python3; skipped with the reason
 // otherwise (CI runs as root). Scripts marked `usnet-only` are reported as
-// not run. Set USNET_DRILL_FILTER=substring to run a subset.
+// not run. A failing script is run a second time before it counts as failed
+// (real-time timing on a loaded machine); the first failure is reported as a
+// diagnostic. Set USNET_DRILL_FILTER=substring to run a subset.
 import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -36,10 +38,17 @@ for (const file of files) {
   // Real time: a script runs as long as its timeline (TIME_WAIT scripts take a minute).
   test(`kernel: ${name}`, { skip, timeout: 180_000 }, async (t) => {
     const before = new Set(liveNetns());
-    const r = await runOne(file, { target: 'kernel', config: defaultConfig() });
+    let r = await runOne(file, { target: 'kernel', config: defaultConfig() });
     if (r.notRun) {
       t.skip(`not for the kernel target (${r.notRun})`);
       return;
+    }
+    if (!r.ok) {
+      // Real time on a shared machine: a loaded CPU can delay the kernel's
+      // own softirq work by milliseconds. A script that is wrong fails the
+      // same way twice; one that lost a scheduling race passes the second time.
+      t.diagnostic(`first attempt failed, retrying once: ${r.error}`);
+      r = await runOne(file, { target: 'kernel', config: defaultConfig() });
     }
     assert.ok(r.ok, r.error ?? 'failed');
     // The runner closed the target: its namespace is gone.
