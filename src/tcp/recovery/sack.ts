@@ -18,7 +18,7 @@
  *   - During recovery cwnd follows Proportional Rate Reduction (RFC 6937,
  *     the slow-start reduction bound, as Linux does): on each ACK
  *     cwnd = pipe + sndcnt, where sndcnt lets out data in proportion to
- *     what was delivered (ssthresh / RecoverFS) while pipe is above
+ *     what was delivered (ssthresh / prior cwnd) while pipe is above
  *     ssthresh, and grows pipe back towards ssthresh (by at most what was
  *     delivered + 1 MSS) once below; at the end cwnd = ssthresh.
  *   - pipe (SetPipe, §4) = bytes outstanding − SACKed − lost + lost bytes
@@ -188,6 +188,7 @@ export class SackRecovery implements LossRecovery {
     if (ev.mss > 0) this.mss = ev.mss;
     if (ev.rttMs >= 0 && cc.onRttSample) cc.onRttSample(ev.rttMs, ev);
     const una = ev.ack;
+    const sackedPrior = this.sackedBytes();
     if (ev.ackedBytes > 0) this.prune(una);
     const before = this.sackedBytes();
     const blocks = ev.sackBlocks;
@@ -202,22 +203,28 @@ export class SackRecovery implements LossRecovery {
       }
     }
     const newlySacked = this.sackedBytes() - before;
+    // RFC 6937 DeliveredData: what this ACK newly told us arrived. Data
+    // SACKed earlier and now covered by the cumulative ACK counts once, when
+    // it was SACKed (Linux's acked_sacked, which also feeds cwnd growth).
+    const delivered = ev.ackedBytes - (sackedPrior - before) + newlySacked;
 
     if (ev.ackedBytes > 0) {
       this.rtoUna = -1;
       switch (this.caState) {
         case CaState.Recovery:
           if (seqGeq(una, this.recover)) {
-            // RFC 6937: the reduction ends at ssthresh.
+            // RFC 6937: the reduction ends at ssthresh; then, as Linux, the
+            // ACK that ends recovery counts for congestion avoidance.
             cc.cwnd = Math.max(1, Math.min(cc.ssthresh, cc.cwndClamp));
             this.caState = CaState.Open;
             this.dupAcks = 0;
             cc.onExitRecovery(ev.now);
             out.exited = true;
-          } else this.prr(ev, ev.ackedBytes + newlySacked);
+            this.grow(ev, delivered);
+          } else this.prr(ev, delivered);
           return;
         case CaState.Loss:
-          cc.onAck(ev);
+          this.grow(ev, delivered);
           if (seqGeq(una, this.recover)) {
             this.caState = CaState.Open;
             this.dupAcks = 0;
@@ -227,10 +234,10 @@ export class SackRecovery implements LossRecovery {
         default:
           this.dupAcks = 0;
           this.caState = this.count > 0 ? CaState.Disorder : CaState.Open;
-          cc.onAck(ev);
+          this.grow(ev, delivered);
           // New data ACKed, yet the next hole may already be lost.
           if (this.count > 0 && seqGt(this.lossEdge(una), una) && seqGeq(una, this.recover))
-            this.enter(ev, out, ev.ackedBytes + newlySacked);
+            this.enter(ev, out, delivered);
           return;
       }
     }
@@ -254,7 +261,11 @@ export class SackRecovery implements LossRecovery {
     this.caState = CaState.Recovery;
     this.highRxt = ev.ack;
     this.prrDelivered = 0;
-    this.recoverFS = Math.max(1, seqSub(ev.sndNxt, ev.sndUna));
+    // RFC 6937 takes RecoverFS = snd_nxt − snd_una; Linux divides by the
+    // cwnd before the reduction (prior_cwnd), which is what the kernel's
+    // sending pattern shows when data was sent by Limited Transmit just
+    // before recovery (test/tcp/congestion/kernel-compare.test.ts).
+    this.recoverFS = Math.max(1, cc.cwnd * this.mss);
     this.nxtAtEntry = ev.sndNxt;
     this.rtxSinceEntry = 0;
     cc.onEnterRecovery(ev.now);
@@ -262,6 +273,14 @@ export class SackRecovery implements LossRecovery {
     out.retransmitSeq = ev.ack;
     out.restartRto = true;
     out.entered = true;
+  }
+
+  /** cwnd growth for `delivered` bytes (segments newly delivered, as Linux counts them for cong_avoid). */
+  private grow(ev: AckEvent, delivered: number): void {
+    const segs = ev.ackedSegs;
+    ev.ackedSegs = delivered > 0 ? Math.ceil(delivered / this.mss) : 0;
+    this.cc.onAck(ev);
+    ev.ackedSegs = segs;
   }
 
   /** RFC 6937 §3 on an ACK during recovery that delivered `delivered` bytes: set cwnd = pipe + sndcnt. */

@@ -122,7 +122,11 @@ test('PRR (RFC 6937): cwnd = pipe + sndcnt brings the flight down to ssthresh sm
   assert.ok(Math.max(...sent) <= 2, `no burst: ${sent}`);
   const f = s.ack(s.nxt);
   assert.equal(f.exited, true);
-  assert.equal(s.cc.cwnd, 10);
+  // cwnd = ssthresh, then the ending ACK counts for congestion avoidance as
+  // Linux does: it newly delivered the retransmission and everything sent
+  // since the loss (≥ cwnd segments): + 1.
+  assert.equal(s.cc.cwnd, 11);
+  assert.equal(s.cc.ssthresh, 10);
 });
 
 test('PRR slow-start reduction bound: after heavy loss, pipe grows back towards ssthresh by delivered + 1 MSS', () => {
