@@ -2,5 +2,7 @@
 import type { Server } from 'node:http';
 
 export declare const outDir: string;
-export declare function buildWeb(opts?: { quiet?: boolean }): Promise<{ outDir: string; bytes: number }>;
+export declare function buildWeb(opts?: {
+  quiet?: boolean;
+}): Promise<{ outDir: string; bytes: number; minBytes: number }>;
 export declare function serveWeb(port?: number): Promise<Server>;

@@ -3,6 +3,7 @@
 //   dist/web/usnet.js      ES module: the core, TCP, in-memory links, capture,
 //                          the real-time driver and the node:net-style web API
 //                          (src/web/index.ts), bundled with esbuild for browsers
+//   dist/web/usnet.min.js  the same, minified
 //   dist/web/index.html    the demo page (copied from web/)
 //   dist/web/app.js        its script
 //
@@ -35,16 +36,30 @@ export async function buildWeb({ quiet = false } = {}) {
     logLevel: quiet ? 'silent' : 'warning',
     metafile: true,
   });
+  // The same, minified, for pages that only want the size down.
+  await esbuild.build({
+    entryPoints: [join(root, 'src', 'web', 'index.ts')],
+    outfile: join(outDir, 'usnet.min.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: true,
+    legalComments: 'none',
+    logLevel: quiet ? 'silent' : 'warning',
+  });
   for (const name of readdirSync(join(root, 'web'))) {
     const src = join(root, 'web', name);
     if (statSync(src).isFile()) copyFileSync(src, join(outDir, name));
   }
   const bytes = statSync(join(outDir, 'usnet.js')).size;
+  const minBytes = statSync(join(outDir, 'usnet.min.js')).size;
   if (!quiet)
     console.log(
-      `dist/web/usnet.js: ${(bytes / 1024).toFixed(0)} KiB, ${Object.keys(r.metafile.inputs).length} modules`,
+      `dist/web/usnet.js: ${(bytes / 1024).toFixed(0)} KiB (${Object.keys(r.metafile.inputs).length} modules); ` +
+        `usnet.min.js: ${(minBytes / 1024).toFixed(0)} KiB`,
     );
-  return { outDir, bytes };
+  return { outDir, bytes, minBytes };
 }
 
 const TYPES = {

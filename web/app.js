@@ -8,6 +8,8 @@ let demo = null;
 let pcapUrl = null;
 let frame = 0;
 let ticker = 0;
+// Every state the live tables have displayed during this run (the test checks the page was live).
+let shown = new Set();
 
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
@@ -19,6 +21,7 @@ function stateTag(s) {
 
 function renderTable(el, stack) {
   const rows = ssRows(stack);
+  for (const r of rows) shown.add(r.state);
   el.innerHTML =
     rows
       .map(
@@ -64,6 +67,7 @@ async function run() {
   if (demo !== null) demo.stop();
   clearInterval(ticker);
   window.__usnetDone = undefined;
+  shown = new Set();
   const delayMs = Number($('delay').value) || 0;
   const loss = (Number($('loss').value) || 0) / 100;
   $('status').textContent = 'running…';
@@ -106,6 +110,7 @@ async function run() {
     states: r.states,
     history: r.history,
     segments: r.segments,
+    shown: [...shown],
     logHead: d.log.lines.slice(0, 5).map((l) => l.text),
   };
 }

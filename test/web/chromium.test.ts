@@ -80,8 +80,10 @@ it('the demo page runs two stacks and an HTTP exchange in headless Chromium', {
       () => (window as unknown as { __usnetDone: unknown }).__usnetDone,
     )) as DemoResult & {
       logHead: string[];
+      shown: string[];
     };
     t.diagnostic(`states seen: ${done.states.join(', ')}; ${done.segments} segments`);
+    t.diagnostic(`states the live tables displayed: ${done.shown.join(', ')}`);
     assert.equal(done.error, undefined);
     assert.equal(done.ok, true);
     const byPath = new Map(done.responses.map((r) => [r.path, r]));
@@ -102,7 +104,13 @@ it('the demo page runs two stacks and an HTTP exchange in headless Chromium', {
       done.logHead[0],
       /^0\.000000 IP 198\.18\.0\.1\.\d+ > 198\.18\.0\.2\.80: Flags \[S\], seq \d+, win \d+/,
     );
-    // What the page shows: the live tables hold the TIME-WAIT rows.
+    // The tables were live: they displayed the connections while open and while closing, not only at the end.
+    assert.ok(done.shown.includes('ESTAB'), 'ESTAB displayed');
+    assert.ok(
+      done.shown.includes('FIN-WAIT-2') || done.shown.includes('CLOSE-WAIT'),
+      'a closing state displayed (the server holds CLOSE-WAIT for 300 ms)',
+    );
+    // What the page shows at the end: the TIME-WAIT rows.
     const client = await page.textContent('#ss-client');
     const srv = await page.textContent('#ss-server');
     assert.match(client ?? '', /TIME-WAIT/);
