@@ -73,3 +73,22 @@ it('the demo exchanges four HTTP responses and walks both close orders to TIME-W
     d.stop();
   }
 });
+
+it('the demo completes with intact bodies over a lossy wire (5% each way)', {
+  timeout: 90_000,
+}, async (t) => {
+  const d = startDemo({ loss: 0.05, seed: 5, delayMs: 10, bigBytes: 100_000 });
+  try {
+    const r = await d.result;
+    assert.equal(r.error, undefined);
+    assert.equal(r.ok, true);
+    const big = r.responses.find((x) => x.path === '/big.bin');
+    assert.equal(big?.fnv, fnv1a(bigBody(100_000)));
+    assert.equal(r.responses.find((x) => x.path === '/hello.txt')?.text, HELLO_TEXT);
+    const lost = d.wire.statsAToB.dropped.loss + d.wire.statsBToA.dropped.loss;
+    const retrans = d.a.counters.get('TcpRetransSegs') + d.b.counters.get('TcpRetransSegs');
+    t.diagnostic(`${lost} frames lost on the wire, ${retrans} segments retransmitted`);
+  } finally {
+    d.stop();
+  }
+});
