@@ -53,17 +53,18 @@ interface Side {
   close(): Promise<void>;
 }
 
-async function scenario(side: Side): Promise<string[]> {
-  const trace: string[] = [];
-  const state = async () => {
-    const i = await side.info();
-    const ss = i.ssthresh >= 0x7fffffff ? 'inf' : String(i.ssthresh);
-    return `cwnd ${i.cwnd} ssthresh ${ss} ca ${i.ca} unacked ${i.unacked}`;
-  };
+async function state(side: Side): Promise<string> {
+  const i = await side.info();
+  const ss = i.ssthresh >= 0x7fffffff ? 'inf' : String(i.ssthresh);
+  return `cwnd ${i.cwnd} ssthresh ${ss} ca ${i.ca} unacked ${i.unacked}`;
+}
+
+/** Steps 1 and 2: open, write, initial window, two rounds of slow start. Returns [acked, sent]. */
+async function slowStart(side: Side, trace: string[]): Promise<[number, number]> {
   await side.open();
   assert.equal(await side.write(300_000), 300_000);
   const first = await side.sent(5);
-  trace.push(`initial window: ${first.join(' ')} | ${await state()}`);
+  trace.push(`initial window: ${first.join(' ')} | ${await state(side)}`);
   let acked = 0;
   let sent = first.length;
   for (let round = 0; round < 2; round++) {
@@ -80,8 +81,14 @@ async function scenario(side: Side): Promise<string[]> {
       per.push(o.length);
       sent += o.length;
     }
-    trace.push(`slow start round ${round}: ${per.join(',')} | ${await state()}`);
+    trace.push(`slow start round ${round}: ${per.join(',')} | ${await state(side)}`);
   }
+  return [acked, sent];
+}
+
+async function scenario(side: Side): Promise<string[]> {
+  const trace: string[] = [];
+  let [acked, sent] = await slowStart(side, trace);
   const lost = acked;
   const top = sent;
   // The first SACK covers three segments: the loss is then certain by any
@@ -91,7 +98,7 @@ async function scenario(side: Side): Promise<string[]> {
   await side.ack(lost, [lost + 1, lost + 4]);
   const o3 = await side.sent(2);
   sent = Math.max(sent, ...o3.map((x) => x + 1));
-  trace.push(`first SACK (3 segments): ${o3.join(' ')} | ${await state()}`);
+  trace.push(`first SACK (3 segments): ${o3.join(' ')} | ${await state(side)}`);
   const per: string[] = [];
   for (let k = lost + 4; k < top; k++) {
     await side.ack(lost, [lost + 1, k + 1]);
@@ -100,10 +107,11 @@ async function scenario(side: Side): Promise<string[]> {
     sent = Math.max(sent, ...o.map((x) => x + 1));
   }
   trace.push(`recovery: ${per.join(' ')}`);
-  trace.push(`last SACK: ${await state()}`);
+  trace.push(`last SACK: ${await state(side)}`);
   await side.ack(sent);
   await side.sent(2);
-  trace.push(`all ACKed: ${await state()}`);
+  trace.push(`all ACKed: ${await state(side)}`);
+  void acked;
   return trace;
 }
 
@@ -126,6 +134,7 @@ const LINUX = [
 // ------------------------------------------------------------------ usnet side
 
 class UsnetSide implements Side {
+  constructor(private readonly sack = true) {}
   private h = new Harness({ sysctl: { 'net.ipv4.tcp_congestion_control': 'reno' } });
   private iss = 0;
   private s: ReturnType<Harness['socket']> | null = null;
@@ -135,7 +144,7 @@ class UsnetSide implements Side {
     l.setsockopt('SO_SNDBUF', 4 << 20);
     l.bind(LOCAL, 80);
     l.listen(5);
-    h.inject({ flags: 'S', seq: 1000, win: 65535, mss: MSS, wscale: 7, sackOk: true });
+    h.inject({ flags: 'S', seq: 1000, win: 65535, mss: MSS, wscale: 7, sackOk: this.sack });
     this.iss = h.one().seq;
     h.advance(HANDSHAKE_RTT);
     h.inject({ flags: '.', seq: 1001, ack: this.iss + 1, win: 65535 });
@@ -229,6 +238,7 @@ function tcpOf(p: OutboundPacket) {
 }
 
 class KernelSide implements Side {
+  constructor(private readonly sack = true) {}
   // The tail-loss probe (tcp_early_retrans=3) fires after ~2 RTT of
   // silence, which the real-time steps of this scenario cannot rule out on
   // a loaded machine; usnet's probe belongs to the TCP core. Off here.
@@ -256,7 +266,8 @@ class KernelSide implements Side {
     await call('bind', [int(3), { t: 'sockaddr', family: 4, port: 8080, addr: '192.168.0.1' }, int(16)]);
     await call('listen', [int(3), int(1)]);
     // SYN: MSS 1000, SACK-permitted, window scale 7; no timestamps.
-    await t.inject(seg(0x02, 1000, 0, [2, 4, MSS >> 8, MSS & 0xff, 4, 2, 1, 3, 3, 7]));
+    const sackOk = this.sack ? [4, 2] : [1, 1];
+    await t.inject(seg(0x02, 1000, 0, [2, 4, MSS >> 8, MSS & 0xff, ...sackOk, 1, 3, 3, 7]));
     await t.advanceTo(t.nowUs() + 1_000_000, true);
     const sa = t.takeOutbound();
     assert.ok(sa, 'SYN-ACK');
