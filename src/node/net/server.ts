@@ -152,14 +152,13 @@ export class UsnetServer extends EventEmitter {
         noDelay: this.opts.noDelay,
         keepAlive: this.opts.keepAlive,
         keepAliveInitialDelay: this.opts.keepAliveInitialDelay,
-      }).attach(c);
+      }).attach(c, this.opts.pauseOnConnect === true);
       s.server = this;
       this.conns.add(s);
       s.once('close', () => {
         this.conns.delete(s);
         this.emitCloseIfDrained();
       });
-      if (this.opts.pauseOnConnect === true) s.pause();
       this.emit('connection', s);
     }
     this.ctx.kick();

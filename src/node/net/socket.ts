@@ -94,12 +94,16 @@ export class UsnetSocket extends Duplex {
   }
 
   /** Adopt an accepted, connected TcpSocket (the server side). */
-  attach(sock: TcpSocket): this {
+  attach(sock: TcpSocket, pauseOnCreate = false): this {
     this.sock = sock;
     this.established = true;
     sock.onEvent = this.onEventBound;
     this.applyOptions();
     this.cacheNames();
+    // As net.Socket with a handle: start reading into the stream's buffer at
+    // once (so end of stream is seen without a consumer), unless paused.
+    if (pauseOnCreate) this.pause();
+    else this.read(0);
     this.schedule();
     return this;
   }
@@ -244,6 +248,8 @@ export class UsnetSocket extends Duplex {
     this.touch();
     this.emit('connect');
     this.emit('ready');
+    // As net.Socket's afterConnect: start reading unless the user paused us.
+    if (!this.isPaused()) this.read(0);
   }
 
   private pumpWrites(): void {
@@ -293,7 +299,10 @@ export class UsnetSocket extends Duplex {
       if (data.length === 0) {
         this.eof = true;
         this.readWanted = false;
+        // As Node's onStreamRead at EOF: push(null) then read(0), so 'end'
+        // comes even when nobody consumes the stream.
         this.push(null);
+        this.read(0);
         return;
       }
       this.bytesRead += data.length;
@@ -366,7 +375,9 @@ export class UsnetSocket extends Duplex {
       this.ctx.kick();
     }
     cb(err);
-    process.nextTick(() => this.emit('close', err != null));
+    // Node emits 'close' from the handle's close callback, a later turn of the
+    // event loop than 'error' (which destroy() emits on the next tick).
+    setImmediate(() => this.emit('close', err != null));
   }
 
   /** Close with a reset (SO_LINGER 0), as net.Socket#resetAndDestroy. */
