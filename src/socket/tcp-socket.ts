@@ -486,6 +486,10 @@ export class TcpSocket implements TcbOwner {
     for (const c of q) {
       c.parent = null;
       c.orphan = true;
+      if (c.state === TcpState.CLOSED) {
+        release(L, c);
+        continue;
+      }
       if (needReset(c.state)) sendActiveReset(L, c);
       tcpDone(L, c, null);
     }

@@ -199,19 +199,22 @@ export function tcpDone(L: TcpLayer, t: Tcb, err: string | null): void {
   L.cancelKeep(t);
   unhash(L, t);
   if (t.parent !== null) {
-    // An embryonic or unaccepted child: leave the listener's queues.
     const p = t.parent;
-    if (t.inSynQueue) {
-      p.synQueueLen--;
-      t.inSynQueue = false;
-    }
     const q = p.acceptQueue;
-    if (q !== null) {
-      const i = q.indexOf(t);
-      if (i >= 0) q.splice(i, 1);
+    const queued = q !== null && q.indexOf(t) >= 0;
+    if (queued && !t.orphan) {
+      // Established but not yet accepted: like Linux it stays in the accept
+      // queue, closed; accept() returns it and its first read reports the error.
+    } else {
+      // An embryonic child (SYN queue) just goes.
+      if (t.inSynQueue) {
+        p.synQueueLen--;
+        t.inSynQueue = false;
+      }
+      if (queued) q.splice(q.indexOf(t), 1);
+      t.parent = null;
+      t.orphan = true;
     }
-    t.parent = null;
-    t.orphan = true;
   }
   t.snd.clear();
   L.wake(t);

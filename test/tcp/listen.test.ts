@@ -170,3 +170,18 @@ test('listen errors: EINVAL after connect, EADDRINUSE next to another listener',
     (e) => isSysError(e, 'EADDRINUSE'),
   );
 });
+
+test('a queued connection reset before accept() is still returned; its first read reports ECONNRESET', () => {
+  const h = new Harness();
+  const l = listener(h, 5);
+  const sa = handshake(h, 40001);
+  assert.ok(sa);
+  h.inject({ flags: 'R', sport: 40001, seq: 1001 });
+  const s = l.accept();
+  assert.equal(s.state, 'CLOSED');
+  assert.throws(
+    () => s.recv(),
+    (e) => isSysError(e, 'ECONNRESET'),
+  );
+  assert.equal(s.recv().length, 0);
+});
