@@ -497,3 +497,58 @@ describe('web net: IPv6', () => {
     assert.deepEqual(peers, ['IPv6 fd00::1', `IPv6 ::ffff:${A}`]);
   });
 });
+
+describe('web net: orderings around connect', () => {
+  it('destroy() while connecting: close without error, no connect', async () => {
+    const { netA, netB } = pair();
+    const srv = netB.createServer((s) => s.resume());
+    await once(srv.listen(7030, B), 'listening');
+    const c = netA.connect(7030, B);
+    let connected = false;
+    c.on('connect', () => {
+      connected = true;
+    });
+    c.destroy();
+    const [hadError] = await once(c, 'close');
+    assert.equal(hadError, false);
+    assert.equal(connected, false);
+    assert.equal(c.readyState, 'closed');
+  });
+
+  it('write and end before the handshake completes: the bytes, then the FIN', async () => {
+    const { netA, netB } = pair();
+    const got: string[] = [];
+    const srv = netB.createServer((s) => {
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => got.push(d));
+    });
+    await once(srv.listen(7031, B), 'listening');
+    const c = netA.connect(7031, B);
+    c.resume(); // as in Node, 'end' (and so 'close') needs the readable side consumed
+    const order: string[] = [];
+    assert.equal(
+      c.write('early ', () => order.push('write cb')),
+      true,
+    );
+    c.end('and last', () => order.push('finish'));
+    await once(c, 'close');
+    assert.equal(got.join(''), 'early and last');
+    assert.deepEqual(order, ['write cb', 'finish']);
+  });
+
+  it('listen(0) picks an ephemeral port; connect({ timeout }) times out while the SYN goes unanswered', async () => {
+    const { netA, netB } = pair();
+    const srv = netB.createServer();
+    await once(srv.listen(0, B), 'listening');
+    const port = srv.address()?.port ?? 0;
+    assert.ok(port >= 32768 && port <= 60999, `port ${port}`);
+    // 198.18.0.3 is on the wire's subnet but nobody owns it: the SYN is never answered.
+    const c = netA.connect({ port: 80, host: '198.18.0.3', timeout: 50 });
+    await once(c, 'timeout');
+    assert.equal(c.connecting, true);
+    assert.deepEqual(states(p!.a), ['SYN-SENT']);
+    c.destroy();
+    await once(c, 'close');
+    assert.deepEqual(states(p!.a), []);
+  });
+});
