@@ -50,6 +50,22 @@ enum SockState {
   Connected = 2,
 }
 
+/**
+ * The errors a non-blocking caller meets all the time (EAGAIN, EINPROGRESS,
+ * EALREADY) are built without a stack trace: capturing one costs
+ * microseconds, more than the call itself, and says nothing useful here.
+ */
+function quickError(code: 'EAGAIN' | 'EINPROGRESS' | 'EALREADY', call: string): SysError {
+  const E = Error as { stackTraceLimit?: number };
+  const lim = E.stackTraceLimit;
+  E.stackTraceLimit = 0;
+  try {
+    return new SysError(code, call);
+  } finally {
+    E.stackTraceLimit = lim;
+  }
+}
+
 /** Socket option names accepted by getsockopt/setsockopt (the level is implied by the name). */
 export type TcpSockOpt =
   | 'SO_REUSEADDR'
@@ -220,7 +236,7 @@ export class TcpSocket implements TcbOwner {
       if (t.state !== TcpState.LISTEN) throw new SysError('EINVAL', 'accept');
       const q = t.acceptQueue as Tcb[];
       const c = q.shift();
-      if (c === undefined) throw new SysError('EAGAIN', 'accept');
+      if (c === undefined) throw quickError('EAGAIN', 'accept');
       c.parent = null;
       const s = new TcpSocket(this.L, this.family, c);
       if (c.state === TcpState.CLOSED) s.sstate = SockState.Connected;
@@ -240,7 +256,7 @@ export class TcpSocket implements TcbOwner {
       if (this.sstate === SockState.Connected) throw new SysError('EISCONN', 'connect');
       if (this.sstate === SockState.Connecting) {
         if (t.state === TcpState.SYN_SENT || t.state === TcpState.SYN_RECV)
-          throw new SysError('EALREADY', 'connect');
+          throw quickError('EALREADY', 'connect');
         if (t.state === TcpState.CLOSED) {
           this.sstate = SockState.Unconnected;
           const e = this.takeError();
@@ -253,7 +269,7 @@ export class TcpSocket implements TcbOwner {
       if (port <= 0 || port > 65535) throw new SysError('ECONNREFUSED', 'connect');
       this.startConnect(t, a, port);
       this.sstate = SockState.Connecting;
-      throw new SysError('EINPROGRESS', 'connect');
+      throw quickError('EINPROGRESS', 'connect');
     } finally {
       this.leave();
     }
@@ -330,12 +346,12 @@ export class TcpSocket implements TcbOwner {
       if (this.shutWr || t.finQueued) throw new SysError('EPIPE', 'send');
       const s = t.state;
       if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) {
-        if (s === TcpState.SYN_SENT || s === TcpState.SYN_RECV) throw new SysError('EAGAIN', 'send');
+        if (s === TcpState.SYN_SENT || s === TcpState.SYN_RECV) throw quickError('EAGAIN', 'send');
         throw new SysError('EPIPE', 'send');
       }
       if (len === 0) return 0;
       const n = t.snd.write(data, off, len, t.sndBuf);
-      if (n === 0) throw new SysError('EAGAIN', 'send');
+      if (n === 0) throw quickError('EAGAIN', 'send');
       tcpWrite(this.L, t);
       return n;
     } finally {
@@ -365,7 +381,7 @@ export class TcpSocket implements TcbOwner {
         throw new SysError('ENOTCONN', 'recv');
       }
       if (len === 0) return 0;
-      throw new SysError('EAGAIN', 'recv');
+      throw quickError('EAGAIN', 'recv');
     } finally {
       this.leave();
     }
