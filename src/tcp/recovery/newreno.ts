@@ -16,9 +16,11 @@
  *   - a partial ACK retransmits the next hole (the new snd_una), deflates
  *     cwnd by the segments it acknowledged and adds one back if it
  *     acknowledged at least one MSS (RFC 6582 §3.2 step 5);
- *   - a full ACK (covering `recover`) leaves recovery with
- *     cwnd = min(ssthresh, max(FlightSize, 1 SMSS) + 1 SMSS) (step 3,
- *     option 1: no burst when little is in flight);
+ *   - a full ACK (covering `recover`) leaves recovery with cwnd = ssthresh
+ *     (step 3, option 2, which is what Linux does at the end of any window
+ *     reduction); the ACK then counts for congestion avoidance with the
+ *     segments it newly delivered (those not already counted as duplicate
+ *     ACKs), as Linux's Reno SACK emulation counts them;
  *   - an RTO enters Loss: cwnd = 1, recover = snd_nxt (step 6), everything
  *     outstanding counts as lost and is retransmitted from snd_una within
  *     cwnd through `nextRetransmit`; the ACK that covers `recover` returns
@@ -144,13 +146,18 @@ export class NewReno implements LossRecovery {
 
   private exitRecovery(ev: AckEvent, out: RecoveryAction): void {
     const cc = this.cc;
-    const mss = ev.mss > 0 ? ev.mss : 1;
-    const flight = Math.ceil(Math.max(0, seqSub(ev.sndNxt, ev.ack)) / mss);
-    cc.cwnd = Math.max(1, Math.min(cc.ssthresh, Math.max(flight, 1) + 1));
+    cc.cwnd = Math.max(1, Math.min(cc.ssthresh, cc.cwndClamp));
+    const delivered = Math.max(0, ev.ackedSegs - this.dupAcks);
     this.caState = CaState.Open;
     this.dupAcks = 0;
     cc.onExitRecovery(ev.now);
     out.exited = true;
+    if (delivered > 0) {
+      const segs = ev.ackedSegs;
+      ev.ackedSegs = delivered;
+      cc.onAck(ev);
+      ev.ackedSegs = segs;
+    }
   }
 
   onRto(sndUna: number, sndNxt: number, inFlightSegs: number, firstExpiry: boolean, now: number): void {

@@ -91,26 +91,22 @@ test('new data ACKed before the third duplicate returns to Open without a reduct
   assert.equal(s.cc.cwnd, 12); // slow start, +2 (ABC L = 2)
 });
 
-test('a full ACK ends recovery: cwnd = min(ssthresh, FlightSize + 1)', () => {
+test('a full ACK ends recovery: cwnd = ssthresh, then the newly delivered segments count (Linux)', () => {
   const s = new Sender();
   s.cc.cwnd = 20;
   s.send(20);
   s.dup(3); // ssthresh 10, cwnd 13
-  s.dup(17); // the rest of the window arrived: cwnd 30
+  s.dup(16); // 19 duplicates: the rest of the window arrived; cwnd 29
+  assert.equal(s.cc.cwnd, 29);
   s.send(8); // new data sent thanks to inflation
   const a = s.ack(s.seg(20)); // everything up to recover
   assert.equal(a.exited, true);
   assert.equal(a.retransmitSeq, -1);
   assert.equal(s.rec.caState, CaState.Open);
-  assert.equal(s.cc.cwnd, 9); // 8 segments still in flight + 1
-  // With a large flight the window is ssthresh.
-  const t = new Sender();
-  t.cc.cwnd = 20;
-  t.send(20);
-  t.dup(20);
-  t.send(15);
-  t.ack(t.seg(20));
-  assert.equal(t.cc.cwnd, 10);
+  // 20 segments ACKed, 19 of them already counted by duplicates: 1 new,
+  // below cwnd's worth, so cwnd stays at ssthresh.
+  assert.equal(s.cc.cwnd, 10);
+  assert.equal(s.cc.cwndCnt, 1);
 });
 
 test('partial ACKs retransmit the next hole and deflate cwnd (RFC 6582 §3.2 step 5)', () => {
@@ -129,7 +125,7 @@ test('partial ACKs retransmit the next hole and deflate cwnd (RFC 6582 §3.2 ste
   // The second retransmission completes the window: full ACK.
   const b = s.ack(s.nxt);
   assert.equal(b.exited, true);
-  assert.equal(s.cc.cwnd, 2); // nothing in flight: min(ssthresh 5, 0 → 1 + 1)
+  assert.equal(s.cc.cwnd, 5); // ssthresh
 });
 
 test('a partial ACK of less than one MSS deflates without adding one back', () => {
