@@ -3,7 +3,8 @@
  * helper process and not a native addon). It inherits the already opened
  * /dev/net/tun descriptor as fd 3 and:
  *
- * 1. attaches it to a TUN interface with TUNSETIFF (IFF_TUN | IFF_NO_PI).
+ * 1. attaches it to a TUN interface with TUNSETIFF (IFF_TUN | IFF_NO_PI;
+ *    with offloads on, also IFF_VNET_HDR and TUNSETOFFLOAD for TSO).
  *    The attachment lives in the open file description, which Node shares,
  *    so Node's own fd now reads and writes that interface;
  * 2. prints one JSON line `{"name": "<ifname>"}` (or `{"errno": n, ...}`);
@@ -21,9 +22,13 @@ export const TUN_HELPER_PY = String.raw`
 import fcntl, json, os, select, struct, sys, time
 
 TUNSETIFF = 0x400454ca
+TUNSETOFFLOAD = 0x400454d0
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
+TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 = 0x01, 0x02, 0x04
 fd = 3
+offload = len(sys.argv) > 3 and sys.argv[3] == '1'
 name = sys.argv[1].encode()
 if len(sys.argv) > 2 and sys.argv[2] != '0':
     # A real-time user (the drill runner's kernel target) asks to be woken
@@ -33,7 +38,12 @@ if len(sys.argv) > 2 and sys.argv[2] != '0':
     except OSError:
         pass
 try:
-    ifr = fcntl.ioctl(fd, TUNSETIFF, struct.pack('16sH22x', name, IFF_TUN | IFF_NO_PI))
+    flags = IFF_TUN | IFF_NO_PI | (IFF_VNET_HDR if offload else 0)
+    ifr = fcntl.ioctl(fd, TUNSETIFF, struct.pack('16sH22x', name, flags))
+    if offload:
+        # As packetdrill's netdev.c: a device that takes TSO super-segments
+        # (each read starts with a 10-byte virtio_net_hdr).
+        fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 except OSError as e:
     sys.stdout.write(json.dumps({'errno': e.errno, 'message': e.strerror}) + '\n')
     sys.stdout.flush()

@@ -27,7 +27,7 @@
  */
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants as fsc, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, readSync, writeSync, writevSync } from 'node:fs';
 import { ERRNO, type ErrnoCode, errnoCode, SysError } from '../errno.js';
 import type { Link } from '../link/link.js';
 import { TUN_HELPER_PY } from './tun-helper-py.js';
@@ -51,6 +51,14 @@ export interface TunOptions {
   python?: string;
   /** nice value for the helper (root may go below 0 so it wakes promptly on a loaded machine). Default 0. */
   helperNice?: number;
+  /**
+   * Open the device as packetdrill does, with TSO/checksum offload
+   * (IFF_VNET_HDR + TUNSETOFFLOAD): the kernel then hands over TCP
+   * super-segments larger than the MTU with partial checksums. For capture
+   * tools only (the drill kernel target's TSO mode), not for a usnet Stack.
+   * The 10-byte virtio_net_hdr is stripped on read and added on write.
+   */
+  offload?: boolean;
 }
 
 export interface TunStats {
@@ -69,6 +77,9 @@ const READ_MAX = 65536;
 const SLAB_SIZE = 1 << 20;
 /** Packets read per event-loop turn before yielding, so a flood cannot starve timers. */
 const BATCH_MAX = 256;
+/** sizeof(struct virtio_net_hdr): what IFF_VNET_HDR puts in front of each packet. */
+const VNET_HDR_LEN = 10;
+const NO_VNET_HDR = new Uint8Array(VNET_HDR_LEN);
 
 function fail(code: ErrnoCode, syscall: string, detail: string): never {
   throw new SysError(code, syscall, detail);
@@ -115,6 +126,8 @@ export class TunLink implements Link {
   private slabOff = 0;
   private closed = false;
   private exited: Promise<void>;
+  /** bytes of virtio_net_hdr in front of each packet (offload mode), else 0 */
+  private readonly vnetHdr: number;
   private notice: Buffer = Buffer.alloc(0);
   /** performance.now() minus CLOCK_MONOTONIC in ms (process.hrtime reads CLOCK_MONOTONIC) */
   private readonly monoOffsetMs = performance.now() - Number(process.hrtime.bigint()) / 1e6;
@@ -125,8 +138,16 @@ export class TunLink implements Link {
    */
   readyAtMs = 0;
 
-  private constructor(fd: number, helper: ChildProcess, name: string, mtu: number, netns: string | null) {
+  private constructor(
+    fd: number,
+    helper: ChildProcess,
+    name: string,
+    mtu: number,
+    netns: string | null,
+    offload: boolean,
+  ) {
     this.fd = fd;
+    this.vnetHdr = offload ? VNET_HDR_LEN : 0;
     this.helper = helper;
     this.name = name;
     this.mtu = mtu;
@@ -173,7 +194,7 @@ export class TunLink implements Link {
     try {
       helper = spawn(
         opts.python ?? 'python3',
-        ['-c', TUN_HELPER_PY, requested, String(opts.helperNice ?? 0)],
+        ['-c', TUN_HELPER_PY, requested, String(opts.helperNice ?? 0), opts.offload ? '1' : '0'],
         {
           stdio: ['pipe', 'pipe', 'inherit', fd],
         },
@@ -194,7 +215,7 @@ export class TunLink implements Link {
         ip([...nsArgs, v6 ? '-6' : '-4', 'addr', 'add', a, 'dev', here, ...(v6 ? ['nodad'] : [])], timeoutMs);
       }
       if (opts.up ?? true) ip([...nsArgs, 'link', 'set', 'dev', here, 'up'], timeoutMs);
-      const link = new TunLink(fd, helper, here, mtu, opts.netns ?? null);
+      const link = new TunLink(fd, helper, here, mtu, opts.netns ?? null, opts.offload ?? false);
       link.arm();
       return link;
     } catch (e) {
@@ -219,7 +240,9 @@ export class TunLink implements Link {
       return;
     }
     try {
-      writeSync(this.fd, frame, 0, frame.length);
+      // Offload mode: an all-zero header says "no GSO, checksum complete".
+      if (this.vnetHdr > 0) writevSync(this.fd, [NO_VNET_HDR, frame]);
+      else writeSync(this.fd, frame, 0, frame.length);
       this.stats.txPackets++;
       this.stats.txBytes += frame.length;
     } catch {
@@ -250,11 +273,12 @@ export class TunLink implements Link {
         more = false;
         break;
       }
-      const frame = this.slab.subarray(this.slabOff, this.slabOff + len);
+      if (len <= this.vnetHdr) continue;
+      const frame = this.slab.subarray(this.slabOff + this.vnetHdr, this.slabOff + len);
       // Keep the next packet 8-byte aligned so consumers may use typed views.
       this.slabOff += (len + 7) & ~7;
       this.stats.rxPackets++;
-      this.stats.rxBytes += len;
+      this.stats.rxBytes += frame.length;
       if (n++ === 0) this.beforeDeliver?.();
       this.onReceive?.(frame);
     }

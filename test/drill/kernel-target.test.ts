@@ -2,7 +2,12 @@
 // a passive open and a close against real kernel sockets in a fresh
 // namespace, with hand-built segments. Needs root, /dev/net/tun, python3.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { defaultConfig } from '../../src/drill/config.js';
+import { runOne } from '../../src/drill/drill.js';
 import { KernelTarget } from '../../src/drill/kernel/kernel-target.js';
 import type { OutboundPacket, TargetConfig } from '../../src/drill/target.js';
 import { isSysError } from '../../src/errno.js';
@@ -289,4 +294,46 @@ test('kernel target: a set-up that fails leaves no namespace behind and says why
     liveNetns().filter((n) => !before.has(n)),
     [],
   );
+});
+
+test('kernel target, TSO mode (as packetdrill sets up its TUN): a 3000-byte write leaves as super-segments', {
+  skip,
+  timeout: 30000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'usnet-tso-'));
+  try {
+    const file = join(dir, 'tso.pkt');
+    writeFileSync(
+      file,
+      `\`${join(import.meta.dirname, 'defaults.sh')}\`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 65535 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 7>
+ +.01 < . 1:1(0) ack 1 win 502
+   +0 accept(3, ..., ...) = 4
+   +0 write(4, ..., 3000) = 3000
+   +0 > P. 1:2001(2000) ack 1
+   +0 > P. 2001:3001(1000) ack 1
+ +.01 < . 1:1(0) ack 3001 win 502
+`,
+    );
+    const tso = await runOne(file, {
+      target: 'kernel',
+      config: defaultConfig(),
+      makeTarget: () => new KernelTarget({ tso: true }),
+    });
+    assert.equal(tso.error, null);
+    // Without TSO (the default) the same write leaves in MSS-sized segments.
+    const plain = await runOne(file, {
+      target: 'kernel',
+      config: defaultConfig(),
+      makeTarget: () => new KernelTarget(),
+    });
+    assert.match(plain.error ?? '', /expected: P\. vs actual: \.[\s\S]*1:1001\(1000\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

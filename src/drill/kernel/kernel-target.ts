@@ -79,6 +79,14 @@ export interface KernelTargetOptions {
   setupTimeoutMs?: number;
   /** limit for each backquoted command (ms) */
   shellTimeoutMs?: number;
+  /**
+   * TSO as packetdrill sets up its TUN (IFF_VNET_HDR + TUNSETOFFLOAD): the
+   * kernel sends TCP super-segments (`P. 1:3001(3000)` for a 3000-byte write),
+   * as scripts from packetdrill's and the kernel's suites expect. Off by
+   * default: usnet sends MSS-sized segments. USNET_DRILL_TSO=1 turns it on
+   * for `usnet drill --target kernel`.
+   */
+  tso?: boolean;
 }
 
 function prefixLen(netmask: string, v6: boolean): number {
@@ -153,6 +161,7 @@ export class KernelTarget implements Target {
         nameInNetns: 'tun0',
         // Woken promptly on a busy machine (packetdrill itself runs SCHED_RR for its timing).
         helperNice: -10,
+        offload: this.opts.tso ?? false,
         mtu: config.mtu,
         addrs: [`${config.localIp.replace(/^::ffff:/i, '')}/${prefix}`],
         timeoutMs,
@@ -607,5 +616,5 @@ export class KernelTarget implements Target {
 }
 
 export function createKernelTarget(opts: KernelTargetOptions = {}): Target {
-  return new KernelTarget(opts);
+  return new KernelTarget({ tso: process.env.USNET_DRILL_TSO === '1', ...opts });
 }
