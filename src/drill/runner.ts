@@ -330,7 +330,10 @@ export class Runner {
       bytes = this.inboundIcmp(ev, ip, spec);
     }
     if (bytes.length > this.cfg.mtu)
-      this.fail(ev, `inbound packet of ${bytes.length} bytes is larger than the MTU (${this.cfg.mtu}; see --mtu)`);
+      this.fail(
+        ev,
+        `inbound packet of ${bytes.length} bytes is larger than the MTU (${this.cfg.mtu}; see --mtu)`,
+      );
     this.trace(`  inject ${bytes.length} bytes`);
     this.pcap?.write(this.target.nowUs(), bytes);
     await this.target.inject(bytes);
