@@ -18,8 +18,8 @@ export {
   SHUT_WR,
   type SockName,
 } from './socket/poll.js';
-export { Stack, type StackOptions, type TransportLayer, type Wakeable } from './stack.js';
 export { type Linger, TcpSocket, type TcpSockOpt } from './socket/tcp-socket.js';
+export { Stack, type StackOptions, type TransportLayer, type Wakeable } from './stack.js';
 export { Sysctl, type SysctlName, type SysctlValue } from './sysctl.js';
 export { SS_STATE_NAMES, STATE_NAMES } from './tcp/state.js';
 export { TcpLayer, type TcpListRow } from './tcp/tcp.js';
