@@ -202,3 +202,39 @@ test('IPv6 and v4-mapped entries', () => {
     'ENETUNREACH',
   );
 });
+
+test('tcp_tw_reuse = 2 counts ::1 and v4-mapped 127/8 as loopback', () => {
+  for (const [dst, family] of [
+    ['::1', 6],
+    ['::ffff:127.0.0.1', 6],
+  ] as const) {
+    const { host, tables } = setup(1, { 'net.ipv4.ip_local_port_range': '40000 40000' });
+    const a = new Sock(family);
+    tables.connect(a, A(dst), 8000);
+    closeToTimeWait(tables, a, 0);
+    host.now = 1001;
+    assert.equal(
+      errOf(() => tables.connect(new Sock(family), A(dst), 8000)),
+      'OK',
+      dst,
+    );
+  }
+});
+
+test('SO_REUSEPORT on both the new socket and the TIME_WAIT entry allows the bind; on one side only it does not', () => {
+  for (const [rp1, rp2, want] of [
+    [true, true, 'OK'],
+    [true, false, 'EADDRINUSE'],
+    [false, true, 'EADDRINUSE'],
+  ] as const) {
+    const { tables } = setup();
+    const a = new Sock(4, { reusePort: rp1 });
+    tables.connect(a, SRV, 8000);
+    closeToTimeWait(tables, a, 0);
+    assert.equal(
+      errOf(() => tables.bind(new Sock(4, { reusePort: rp2 }), null, a.lport)),
+      want,
+      `${rp1}/${rp2}`,
+    );
+  }
+});
