@@ -501,7 +501,8 @@ export class UsnetTarget implements Target {
         if (typeof v === 'number') outV = { t: 'list', items: [{ t: 'int', v }] };
         else if (typeof v === 'string') {
           outV = { t: 'str', v };
-          len = v.length;
+          // Linux copies TCP_CA_NAME_MAX (16) bytes for TCP_CONGESTION
+          len = name === 'TCP_CONGESTION' ? 16 : v.length;
         } else if (v && typeof v === 'object' && 'onoff' in v) {
           outV = { t: 'linger', onoff: Number(v.onoff), linger: Number(v.linger) };
           len = 8;
