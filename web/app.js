@@ -47,6 +47,7 @@ function render() {
   renderTable($('ss-client'), demo.a);
   renderTable($('ss-server'), demo.b);
   renderHistory(demo);
+  if (demo.responses.length !== $('responses').children.length) renderResponses(demo.responses);
 }
 
 function scheduleRender() {
@@ -76,7 +77,8 @@ async function run() {
   $('responses').innerHTML = '';
   const log = $('log');
   log.textContent = '';
-  const d = startDemo({ delayMs, loss });
+  // The server holds its CLOSE-WAIT for a moment so the half-closed connection can be seen.
+  const d = startDemo({ delayMs, loss, closeDelayMs: 800 });
   demo = d;
   let pending = [];
   d.log.onLine = (line) => {

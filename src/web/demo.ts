@@ -127,6 +127,8 @@ export class Demo {
   readonly log: SegmentLog;
   readonly pcap: PcapWriter;
   readonly recorder: StateRecorder;
+  /** Responses so far, in the order they completed (the page shows them as they come). */
+  readonly responses: DemoResponse[] = [];
   /** Called after each driver step (the page re-renders the ss table). */
   onStep: (() => void) | null = null;
   readonly result: Promise<DemoResult>;
@@ -214,7 +216,7 @@ export class Demo {
   }
 
   private async run(): Promise<DemoResult> {
-    const responses: DemoResponse[] = [];
+    const responses = this.responses;
     let error: string | undefined;
     const server = createHttpServer(this.netB, (r) => this.handler(r), {
       closeDelayMs: this.opts.closeDelayMs,
