@@ -1,24 +1,21 @@
 /**
  * A node:net-compatible Socket over a usnet TcpSocket: a real stream.Duplex
  * with net.Socket's events (connect, ready, data, end, close(hadError),
- * error, timeout, drain, lookup), methods and properties.
+ * error, timeout, drain, lookup), methods and properties. The TCP work is
+ * done by TcpConn (conn.ts, browser-clean); this file is the Node front end.
  *
  * Flow control is TCP's own: a write's callback runs only once the bytes are
  * in the TCP send buffer (so `write()` returns false and 'drain' follows the
  * peer's window), and reading stops while the stream is paused, so unread
  * bytes stay in the receive buffer and the advertised window closes.
- *
- * Stack events (TcpSocket.onEvent) are served in a microtask, outside the
- * stack's input processing, so user handlers never run inside the stack;
- * every socket call is followed by NetContext.kick() (driver.poke()).
  */
 import { Buffer } from 'node:buffer';
 import { Duplex } from 'node:stream';
-import { POLLERR, POLLHUP, POLLIN, POLLOUT, SHUT_WR } from '../../socket/poll.js';
 import type { TcpSocket } from '../../socket/tcp-socket.js';
 import { isIP, resolveHost } from './address.js';
+import { TcpConn } from './conn.js';
 import type { NetContext } from './context.js';
-import { netError, nodeError } from './errors.js';
+import { nodeError } from './errors.js';
 
 export interface SocketOptions {
   allowHalfOpen?: boolean;
@@ -48,39 +45,18 @@ export interface AddressInfo {
   port: number;
 }
 
-interface PendingWrite {
-  buf: Uint8Array;
-  off: number;
-  cb: (err?: Error | null) => void;
-}
-
 type Cb = (err?: Error | null) => void;
 
-const READ_CHUNK = 65536;
-
 export class UsnetSocket extends Duplex {
-  /** The TcpSocket underneath (null before connect() and after destroy()). */
-  sock: TcpSocket | null = null;
-  connecting = false;
   bytesRead = 0;
   server: unknown = null;
-  /** True once the handshake completed (never reset). */
-  private established = false;
-  private written = 0;
-  private readWanted = false;
-  private eof = false;
-  private readonly wq: PendingWrite[] = [];
-  private finalCb: Cb | null = null;
-  private scheduled = false;
-  private peer: AddressInfo | null = null;
-  private local: AddressInfo | null = null;
-  private target: { address: string; port: number } | null = null;
+  /** The TCP engine underneath. */
+  readonly conn: TcpConn;
   private timeoutMs = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private noDelay: boolean;
   private keepAlive: boolean;
   private keepAliveDelay: number;
-  private readonly onEventBound = (): void => this.schedule();
 
   constructor(
     readonly ctx: NetContext,
@@ -91,20 +67,52 @@ export class UsnetSocket extends Duplex {
     this.noDelay = opts.noDelay === true;
     this.keepAlive = opts.keepAlive === true;
     this.keepAliveDelay = opts.keepAliveInitialDelay ?? 0;
+    this.conn = new TcpConn(ctx, {
+      connect: () => {
+        this.emit('connect');
+        this.emit('ready');
+        // As net.Socket's afterConnect: start reading unless the user paused us.
+        if (!this.isPaused()) this.read(0);
+      },
+      data: (d) => {
+        this.bytesRead += d.length;
+        return this.push(Buffer.from(d.buffer, d.byteOffset, d.length));
+      },
+      end: () => {
+        // As Node's onStreamRead at EOF: push(null) then read(0), so 'end'
+        // comes even when nobody consumes the stream.
+        this.push(null);
+        this.read(0);
+      },
+      error: (err) => {
+        this.destroy(err);
+      },
+      activity: () => {
+        if (this.timer !== null) this.timer.refresh();
+      },
+    });
+  }
+
+  /** The TcpSocket underneath (null before connect() and after destroy()). */
+  get sock(): TcpSocket | null {
+    return this.conn.sock;
+  }
+
+  get connecting(): boolean {
+    return this.conn.connecting;
+  }
+
+  private connOptions(): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelay: number } {
+    return { noDelay: this.noDelay, keepAlive: this.keepAlive, keepAliveInitialDelay: this.keepAliveDelay };
   }
 
   /** Adopt an accepted, connected TcpSocket (the server side). */
   attach(sock: TcpSocket, pauseOnCreate = false): this {
-    this.sock = sock;
-    this.established = true;
-    sock.onEvent = this.onEventBound;
-    this.applyOptions();
-    this.cacheNames();
+    this.conn.attach(sock, this.connOptions());
     // As net.Socket with a handle: start reading into the stream's buffer at
     // once (so end of stream is seen without a consumer), unless paused.
     if (pauseOnCreate) this.pause();
     else this.read(0);
-    this.schedule();
     return this;
   }
 
@@ -120,7 +128,7 @@ export class UsnetSocket extends Duplex {
     }
     if (typeof args[0] === 'object' && args[0] !== null) opts = args[0] as ConnectOptions;
     else opts = { port: args[0] as number, host: args[1] as string | undefined };
-    if (this.connecting || this.established)
+    if (this.conn.connecting || this.conn.established)
       throw nodeError('ERR_SOCKET_CONNECTING', 'Socket is already connecting');
     const port = Number(opts.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535 || opts.port === '' || opts.port === undefined)
@@ -133,18 +141,24 @@ export class UsnetSocket extends Duplex {
     if (opts.keepAlive !== undefined) this.keepAlive = opts.keepAlive;
     if (opts.keepAliveInitialDelay !== undefined) this.keepAliveDelay = opts.keepAliveInitialDelay;
     if (opts.timeout !== undefined) this.setTimeout(opts.timeout);
-    this.connecting = true;
+    this.conn.connecting = true; // connecting from now on, also while a name resolves
     const host = opts.host ?? 'localhost';
-    if (isIP(host) !== 0) {
-      this.startConnect(host, port, opts);
+    const literal =
+      isIP(host) !== 0
+        ? host
+        : host === 'localhost' && this.ctx.resolver.hosts?.localhost === undefined
+          ? '127.0.0.1'
+          : null;
+    if (literal !== null) {
+      this.startConnect(literal, port, opts);
       return this;
     }
-    const name = host === 'localhost' && this.ctx.resolver.hosts?.localhost === undefined ? null : host;
-    if (name === null) {
-      this.startConnect('127.0.0.1', port, opts);
-      return this;
-    }
-    resolveThen(this, name, opts.family, (address) => {
+    resolveHost(this.ctx.resolver, host, opts.family, (err, address) => {
+      if (this.destroyed) return;
+      if (err) {
+        this.destroy(err);
+        return;
+      }
       this.emit('lookup', null, address, isIP(address), host);
       this.startConnect(address, port, opts);
     });
@@ -153,227 +167,41 @@ export class UsnetSocket extends Duplex {
 
   private startConnect(address: string, port: number, opts: ConnectOptions): void {
     if (this.destroyed) return;
-    this.target = { address, port };
-    const sock = this.ctx.socket(isIP(address) === 6 ? 6 : 4);
-    this.sock = sock;
-    sock.onEvent = this.onEventBound;
-    this.applyOptions();
-    if (opts.localAddress !== undefined || opts.localPort !== undefined) {
-      try {
-        sock.bind(opts.localAddress ?? null, opts.localPort ?? 0);
-      } catch (e) {
-        this.failSoon(netError(codeOf(e), 'bind', opts.localAddress ?? '0.0.0.0', opts.localPort ?? 0));
-        return;
-      }
-    }
-    try {
-      sock.connect(address, port);
-    } catch (e) {
-      const code = codeOf(e);
-      if (code !== 'EINPROGRESS') this.failSoon(netError(code, 'connect', address, port));
-    }
-    this.ctx.kick();
-  }
-
-  /** Errors found synchronously are reported asynchronously, as Node does. */
-  private failSoon(err: Error): void {
-    process.nextTick(() => this.destroy(err));
-  }
-
-  private applyOptions(): void {
-    const s = this.sock;
-    if (s === null) return;
-    if (this.noDelay) s.setsockopt('TCP_NODELAY', 1);
-    if (this.keepAlive) {
-      if (this.keepAliveDelay >= 1000) s.setsockopt('TCP_KEEPIDLE', Math.floor(this.keepAliveDelay / 1000));
-      s.setsockopt('SO_KEEPALIVE', 1);
-    }
-  }
-
-  private cacheNames(): void {
-    const s = this.sock;
-    if (s === null) return;
-    try {
-      const p = s.getpeername();
-      this.peer = { address: p.address, family: p.family, port: p.port };
-    } catch {
-      /* not connected */
-    }
-    try {
-      const l = s.getsockname();
-      this.local = { address: l.address, family: l.family, port: l.port };
-    } catch {
-      /* closed */
-    }
-  }
-
-  // ---------------------------------------------------------------- servicing stack events
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    queueMicrotask(() => {
-      this.scheduled = false;
-      this.service();
+    const err = this.conn.connect(address, port, {
+      ...this.connOptions(),
+      localAddress: opts.localAddress,
+      localPort: opts.localPort,
     });
-  }
-
-  private service(): void {
-    if (this.destroyed || this.sock === null) return;
-    if (this.connecting) this.finishConnect();
-    if (this.established && !this.destroyed) {
-      this.pumpWrites();
-      if (!this.destroyed) this.pumpRead();
-    }
-    this.ctx.kick();
-  }
-
-  private finishConnect(): void {
-    const s = this.sock as TcpSocket;
-    const t = this.target as { address: string; port: number };
-    if (!(s.poll() & (POLLOUT | POLLERR | POLLHUP))) return;
-    try {
-      s.connect(t.address, t.port);
-    } catch (e) {
-      const code = codeOf(e);
-      if (code === 'EALREADY' || code === 'EINPROGRESS') return;
-      if (code !== 'EISCONN') {
-        this.destroy(netError(code, 'connect', t.address, t.port));
-        return;
-      }
-    }
-    this.connecting = false;
-    this.established = true;
-    this.cacheNames();
-    this.touch();
-    this.emit('connect');
-    this.emit('ready');
-    // As net.Socket's afterConnect: start reading unless the user paused us.
-    if (!this.isPaused()) this.read(0);
-  }
-
-  private pumpWrites(): void {
-    const s = this.sock as TcpSocket;
-    while (this.wq.length > 0) {
-      const m = s.poll();
-      if (!(m & (POLLOUT | POLLERR))) return;
-      const w = this.wq[0] as PendingWrite;
-      let n: number;
-      try {
-        n = s.send(w.buf, w.off, w.buf.length - w.off);
-      } catch (e) {
-        const code = codeOf(e);
-        if (code === 'EAGAIN') return;
-        this.wq.length = 0;
-        this.destroy(netError(code, 'write'));
-        return;
-      }
-      w.off += n;
-      this.written += n;
-      if (n > 0) this.touch();
-      if (w.off === w.buf.length) {
-        this.wq.shift();
-        w.cb();
-      } else if (n === 0) return;
-    }
-    if (this.finalCb !== null && !this.destroyed) {
-      const cb = this.finalCb;
-      this.finalCb = null;
-      this.shutdownWrite(cb);
-    }
-  }
-
-  private pumpRead(): void {
-    const s = this.sock as TcpSocket;
-    while (this.readWanted && !this.eof && !this.destroyed) {
-      if (!(s.poll() & (POLLIN | POLLERR | POLLHUP))) return;
-      let data: Uint8Array;
-      try {
-        data = s.recv(READ_CHUNK);
-      } catch (e) {
-        const code = codeOf(e);
-        if (code === 'EAGAIN') return;
-        this.destroy(netError(code, 'read'));
-        return;
-      }
-      if (data.length === 0) {
-        this.eof = true;
-        this.readWanted = false;
-        // As Node's onStreamRead at EOF: push(null) then read(0), so 'end'
-        // comes even when nobody consumes the stream.
-        this.push(null);
-        this.read(0);
-        return;
-      }
-      this.bytesRead += data.length;
-      this.touch();
-      this.readWanted = this.push(Buffer.from(data.buffer, data.byteOffset, data.length));
-    }
-  }
-
-  private shutdownWrite(cb: Cb): void {
-    try {
-      this.sock?.shutdown(SHUT_WR);
-    } catch {
-      /* ENOTCONN: the connection is already gone; the read side reports it */
-    }
-    this.ctx.kick();
-    cb();
+    // Errors found synchronously are reported asynchronously, as Node does.
+    if (err !== null) process.nextTick(() => this.destroy(err));
   }
 
   // ---------------------------------------------------------------- stream.Duplex
 
   override _read(): void {
-    this.readWanted = true;
-    if (this.established && this.sock !== null) {
-      this.pumpRead();
-      this.ctx.kick();
-    }
+    this.conn.wantRead();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: Cb): void {
-    this.wq.push({ buf: chunk, off: 0, cb });
-    if (this.established && this.sock !== null) {
-      this.pumpWrites();
-      this.ctx.kick();
-    }
+    this.conn.write(chunk, cb);
   }
 
   /** Corked writes (http's header + body) leave as one send, as net.Socket's writev. */
   override _writev(chunks: { chunk: Buffer; encoding: BufferEncoding }[], cb: Cb): void {
-    if (chunks.length === 1) {
-      this._write((chunks[0] as { chunk: Buffer }).chunk, 'binary', cb);
-      return;
-    }
-    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
+    const buf =
+      chunks.length === 1
+        ? (chunks[0] as { chunk: Buffer }).chunk
+        : Buffer.concat(chunks.map((c) => c.chunk));
+    this.conn.write(buf, cb);
   }
 
   override _final(cb: Cb): void {
-    if (!this.established || this.wq.length > 0) {
-      if (!this.connecting && !this.established) {
-        cb();
-        return;
-      }
-      this.finalCb = cb;
-      return;
-    }
-    this.shutdownWrite(cb);
+    this.conn.end(cb);
   }
 
   override _destroy(err: Error | null, cb: Cb): void {
     this.clearTimer();
-    this.connecting = false;
-    const s = this.sock;
-    this.sock = null;
-    if (s !== null) {
-      s.onEvent = null;
-      try {
-        s.close();
-      } catch {
-        /* already closed */
-      }
-      this.ctx.kick();
-    }
+    this.conn.close();
     cb(err);
     // Node emits 'close' from the handle's close callback, a later turn of the
     // event loop than 'error' (which destroy() emits on the next tick).
@@ -382,20 +210,15 @@ export class UsnetSocket extends Duplex {
 
   /** Close with a reset (SO_LINGER 0), as net.Socket#resetAndDestroy. */
   resetAndDestroy(): this {
-    const s = this.sock;
-    if (s === null) {
+    if (this.conn.sock === null) {
       this.destroy(nodeError('ERR_SOCKET_CLOSED', 'Socket is closed'));
       return this;
     }
-    if (this.connecting) {
+    if (this.conn.connecting) {
       this.once('connect', () => this.resetAndDestroy());
       return this;
     }
-    try {
-      s.setsockopt('SO_LINGER', { onoff: 1, linger: 0 });
-    } catch {
-      /* closed */
-    }
+    this.conn.close(true);
     this.destroy();
     return this;
   }
@@ -404,22 +227,14 @@ export class UsnetSocket extends Duplex {
 
   setNoDelay(noDelay = true): this {
     this.noDelay = noDelay;
-    if (this.sock !== null) {
-      this.sock.setsockopt('TCP_NODELAY', noDelay ? 1 : 0);
-      this.ctx.kick();
-    }
+    this.conn.setNoDelay(noDelay);
     return this;
   }
 
   setKeepAlive(enable = false, initialDelay = 0): this {
     this.keepAlive = enable;
     this.keepAliveDelay = initialDelay;
-    if (this.sock !== null) {
-      if (enable && initialDelay >= 1000)
-        this.sock.setsockopt('TCP_KEEPIDLE', Math.floor(initialDelay / 1000));
-      this.sock.setsockopt('SO_KEEPALIVE', enable ? 1 : 0);
-      this.ctx.kick();
-    }
+    this.conn.setKeepAlive(enable, initialDelay);
     return this;
   }
 
@@ -444,10 +259,6 @@ export class UsnetSocket extends Duplex {
     return this.timeoutMs === 0 ? undefined : this.timeoutMs;
   }
 
-  private touch(): void {
-    if (this.timer !== null) this.timer.refresh();
-  }
-
   private clearTimer(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
@@ -463,49 +274,40 @@ export class UsnetSocket extends Duplex {
   // ---------------------------------------------------------------- properties
 
   address(): AddressInfo | Record<string, never> {
-    if (this.sock !== null) {
-      try {
-        const l = this.sock.getsockname();
-        return { address: l.address, family: l.family, port: l.port };
-      } catch {
-        return {};
-      }
-    }
-    return this.local ?? {};
+    return this.conn.address() ?? {};
   }
 
   get remoteAddress(): string | undefined {
-    return this.peer?.address;
+    return this.conn.peer?.address;
   }
   get remotePort(): number | undefined {
-    return this.peer?.port;
+    return this.conn.peer?.port;
   }
   get remoteFamily(): string | undefined {
-    return this.peer?.family;
+    return this.conn.peer?.family;
   }
   get localAddress(): string | undefined {
-    return this.local?.address;
+    return this.conn.local?.address;
   }
   get localPort(): number | undefined {
-    return this.local?.port;
+    return this.conn.local?.port;
   }
   get localFamily(): string | undefined {
-    return this.local?.family;
+    return this.conn.local?.family;
   }
 
   get bytesWritten(): number {
-    let queued = 0;
-    for (const w of this.wq) queued += w.buf.length - w.off;
-    return this.written + queued + this.writableLength;
+    // writableLength counts every write not yet completed, including bytes TCP already took.
+    return this.conn.bytesSent + this.writableLength - this.conn.queuedSent;
   }
 
   /** True until connected, as net.Socket#pending (no handle or still connecting). */
   get pending(): boolean {
-    return this.sock === null || this.connecting;
+    return this.conn.sock === null || this.conn.connecting;
   }
 
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
-    if (this.connecting) return 'opening';
+    if (this.conn.connecting) return 'opening';
     if (this.readable && this.writable) return 'open';
     if (this.readable && !this.writable) return 'readOnly';
     if (!this.readable && this.writable) return 'writeOnly';
@@ -514,25 +316,6 @@ export class UsnetSocket extends Duplex {
 
   /** The stack-level state ('ESTABLISHED', ...), for diagnostics. */
   get tcpState(): string {
-    return this.sock === null ? 'CLOSED' : this.sock.state;
+    return this.conn.state;
   }
-}
-
-function codeOf(e: unknown): string {
-  const c = (e as { code?: unknown }).code;
-  if (typeof c === 'string') return c;
-  throw e;
-}
-
-function resolveThen(
-  s: UsnetSocket,
-  host: string,
-  family: number | undefined,
-  then: (address: string) => void,
-): void {
-  resolveHost(s.ctx.resolver, host, family, (err, address) => {
-    if (s.destroyed) return;
-    if (err) s.destroy(err);
-    else then(address);
-  });
 }
