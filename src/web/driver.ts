@@ -25,11 +25,53 @@ export interface BrowserDriverOptions {
   start?: number;
   /** Time source in ms; default `performance.now()` (falls back to `Date.now()`). */
   now?: () => number;
-  /** Advance rounds run back to back while work is already due, before yielding to the event loop. Default 64. */
+  /**
+   * While work is already due, rounds run back to back for at most this long
+   * (ms) before the driver yields to the event loop (so a page stays
+   * responsive under a bulk transfer). Default 8.
+   */
+  sliceMs?: number;
+  /** Upper bound on back-to-back rounds in one step, whatever the time. Default 100 000. */
   maxRounds?: number;
 }
 
 type TimerId = ReturnType<typeof setTimeout>;
+
+/**
+ * A macrotask without setTimeout's clamp (browsers stretch nested
+ * setTimeout(0) to 4 ms, Node to 1 ms): setImmediate where it exists, else a
+ * MessageChannel, else setTimeout(0).
+ */
+function makeYield(): (fn: () => void) => void {
+  const g = globalThis as {
+    setImmediate?: (fn: () => void) => unknown;
+    MessageChannel?: new () => {
+      port1: { onmessage: (() => void) | null };
+      port2: { postMessage(v: unknown): void };
+    };
+  };
+  if (typeof g.setImmediate === 'function') {
+    const si = g.setImmediate;
+    return (fn) => {
+      si(fn);
+    };
+  }
+  if (typeof g.MessageChannel === 'function') {
+    const ch = new g.MessageChannel();
+    const q: (() => void)[] = [];
+    ch.port1.onmessage = () => {
+      const f = q.shift();
+      if (f !== undefined) f();
+    };
+    return (fn) => {
+      q.push(fn);
+      ch.port2.postMessage(0);
+    };
+  }
+  return (fn) => {
+    setTimeout(fn, 0);
+  };
+}
 
 function defaultNow(): () => number {
   const p = (globalThis as { performance?: { now(): number } }).performance;
@@ -46,6 +88,9 @@ export class BrowserDriver {
   private readonly source: () => number;
   private readonly offset: number;
   private readonly maxRounds: number;
+  private readonly sliceMs: number;
+  private readonly yieldTask = makeYield();
+  private yieldQueued = false;
   private last = -Infinity;
   private timer: TimerId | null = null;
   private timerAt = Infinity;
@@ -59,7 +104,8 @@ export class BrowserDriver {
   constructor(items: Steppable[] = [], opts: BrowserDriverOptions = {}) {
     this.source = opts.now ?? defaultNow();
     this.offset = (opts.start ?? 0) - this.source();
-    this.maxRounds = opts.maxRounds ?? 64;
+    this.maxRounds = opts.maxRounds ?? 100_000;
+    this.sliceMs = opts.sliceMs ?? 8;
     for (const s of items) this.items.push(s);
     this.clock = { now: () => this.now() };
   }
@@ -136,6 +182,7 @@ export class BrowserDriver {
     this.inStep = true;
     let next = Infinity;
     try {
+      const sliceEnd = this.source() + this.sliceMs;
       for (let round = 0; round < this.maxRounds; round++) {
         const now = this.now();
         for (const s of this.items) s.advance(now);
@@ -146,6 +193,7 @@ export class BrowserDriver {
           if (d < next) next = d;
         }
         if (next > this.now()) break;
+        if (this.source() > sliceEnd) break; // still busy: yield, continue in the next task
       }
     } finally {
       this.inStep = false;
@@ -162,6 +210,17 @@ export class BrowserDriver {
     this.timer = null;
     this.timerAt = at;
     if (at === Infinity) return;
+    if (at <= this.now()) {
+      // Work is already due (the step ran out of its time slice): continue in the next macrotask.
+      if (!this.yieldQueued) {
+        this.yieldQueued = true;
+        this.yieldTask(() => {
+          this.yieldQueued = false;
+          this.poke();
+        });
+      }
+      return;
+    }
     // setTimeout fires no earlier than asked (in whole ms); advance() gets the true time then.
     const delay = Math.max(0, Math.ceil(at - this.now()));
     this.timer = setTimeout(() => {
