@@ -11,6 +11,7 @@
  */
 import type { Counters } from '../counters.js';
 import { errnoCode, SysError } from '../errno.js';
+import { frameTruesize } from '../ip/reassembly.js';
 import type { IcmpErr, IpHandler, IpLayerApi, IpRx } from '../ip/types.js';
 import type { Rng } from '../rng.js';
 import type { Wakeable } from '../stack.js';
@@ -18,7 +19,7 @@ import type { Sysctl } from '../sysctl.js';
 import { addrEquals, type IpAddr, isUnspecified, isV4Mapped, v4Mapped } from '../wire/addr.js';
 import { pseudoSumV4, pseudoSumV6 } from '../wire/checksum.js';
 import { newUdpHeader, parseUdp, UDP_HEADER_LEN, udpChecksumOk, udpFillChecksum } from '../wire/udp.js';
-import { DATAGRAM_OVERHEAD, UdpSocket } from './udp-socket.js';
+import { UdpSocket } from './udp-socket.js';
 
 export const IPPROTO_UDP = 17;
 
@@ -261,14 +262,16 @@ export class UdpLayer implements IpHandler {
   private enqueue(sock: UdpSocket, rx: IpRx, buf: Uint8Array): void {
     const h = this.hdr;
     const fam = rx.family;
-    // Linux __udp_enqueue_schedule_skb: refused once the memory already
-    // charged exceeds SO_RCVBUF.
-    if (sock.queued > sock.rcvbuf) {
+    // Linux 6.x __udp_enqueue_schedule_skb: refused when charging it would
+    // take the socket past SO_RCVBUF (measured: test/udp/kernel-bind.test.ts).
+    const charge = datagramTruesize(rx.pktLen);
+    if (sock.queued + charge > sock.rcvbuf) {
       this.inc(fam, 4);
       this.inc(fam, 2);
       return;
     }
-    sock.queued += h.payloadLen + DATAGRAM_OVERHEAD;
+    sock.queued += charge;
+    sock.charges.push(charge);
     sock.queue.push({
       data: buf.slice(h.payloadOff, h.payloadOff + h.payloadLen),
       addr: sock.family === 6 && fam === 4 ? v4Mapped(rx.src) : rx.src.slice(),
@@ -396,6 +399,17 @@ export class UdpLayer implements IpHandler {
     this.host.wake(sock);
     return true;
   }
+}
+
+/**
+ * What Linux charges a received datagram against SO_RCVBUF: the skb's
+ * truesize. Small frames get their head from the small-head cache (640
+ * bytes with the shared info) plus the sk_buff (256): 896; larger ones are
+ * rounded up to their kmalloc bucket (frameTruesize).
+ */
+export function datagramTruesize(frameLen: number): number {
+  const head = ((64 + frameLen + 63) & ~63) + 320;
+  return head <= 640 ? 896 : frameTruesize(frameLen);
 }
 
 /** An address as stored on a socket (v4, v6 or v4-mapped) equals a packet's address. */

@@ -21,10 +21,6 @@ export interface Datagram {
   port: number;
 }
 
-/** Charged per queued datagram on top of its bytes, standing in for the
- *  kernel's skb truesize when checking SO_RCVBUF. */
-export const DATAGRAM_OVERHEAD = 576;
-
 export class UdpSocket implements Wakeable {
   readonly family: Family;
   /** Bound local address (null = wildcard) and port (0 = not bound). */
@@ -52,8 +48,9 @@ export class UdpSocket implements Wakeable {
   err: 'ECONNREFUSED' | 'EHOSTUNREACH' | 'ENETUNREACH' | 'EMSGSIZE' | 'EACCES' | 'EPROTO' | null = null;
   onEvent: ((events: number) => void) | null = null;
   wakeQueued = false;
-  /** @internal receive queue */
+  /** @internal receive queue, and what each entry is charged against rcvbuf */
   readonly queue: Datagram[] = [];
+  readonly charges: number[] = [];
   /** @internal bytes charged against rcvbuf */
   queued = 0;
 
@@ -103,7 +100,7 @@ export class UdpSocket implements Wakeable {
     this.reportError('recvfrom');
     const d = this.queue.shift();
     if (d === undefined) throw new SysError('EAGAIN', 'recvfrom');
-    this.queued -= d.data.length + DATAGRAM_OVERHEAD;
+    this.queued -= this.charges.shift() ?? 0;
     this.layer.countInDatagram(d.addr.length === 4 || isMappedV4(d.addr) ? 4 : 6);
     return d;
   }
@@ -125,6 +122,7 @@ export class UdpSocket implements Wakeable {
     this.layer.unbind(this);
     this.closed = true;
     this.queue.length = 0;
+    this.charges.length = 0;
     this.queued = 0;
   }
 

@@ -119,3 +119,85 @@ test('UDP bind(): outcomes match Linux for families, wildcards, v4-mapped, SO_RE
     ns.delete();
   }
 });
+
+const RCVBUF_PY = `
+import socket, sys, time
+rcvbuf = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if rcvbuf > 0:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+s.bind(('198.18.0.1', 6000))
+s.sendto(b'r', ('198.18.0.2', 9))
+time.sleep(1.0)
+s.setblocking(False)
+n = 0
+while True:
+    try:
+        s.recv(65536)
+        n += 1
+    except BlockingIOError:
+        break
+print(n)
+`;
+
+test('UDP SO_RCVBUF: Linux and usnet queue the same number of datagrams before dropping', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const { udp, v4 } = await import('../ip/harness.js');
+  const P = Uint8Array.from([198, 18, 0, 2]);
+  const K = Uint8Array.from([198, 18, 0, 1]);
+  const diffs: string[] = [];
+  const ns = Netns.create('rcvbuf');
+  try {
+    const tun = await ns.openTun({ nameInNetns: 'tun0', addrs: ['198.18.0.1/24'] });
+    try {
+      for (const [rcvbuf, size] of [
+        [0, 1000],
+        [0, 100],
+        [16384, 1400],
+        [4096, 10],
+      ] as const) {
+        let ready: () => void = () => {};
+        const isReady = new Promise<void>((r) => {
+          ready = r;
+        });
+        tun.onReceive = (f) => {
+          if (f[0] >> 4 === 4 && f[9] === 17 && f[19] === 2) ready();
+        };
+        const run = ns.exec(['python3', '-c', RCVBUF_PY, String(rcvbuf)], { timeoutMs: 10000 });
+        await isReady;
+        const pkts = Array.from({ length: 200 }, (_, i) =>
+          v4(udp(40000, 6000, new Uint8Array(size).fill(i), P, K), { src: P, dst: K, id: i }),
+        );
+        for (const p of pkts) tun.transmit(p);
+        const r = await run;
+        assert.equal(r.code, 0, r.stderr);
+        const kernel = Number(r.stdout.trim());
+
+        const stack = new Stack({ seed: 1 });
+        stack.addInterface('tun0', new CaptureLink(), { addrs: ['198.18.0.1/24'] });
+        const s = stack.socket('udp', 4);
+        if (rcvbuf > 0) s.setRcvbuf(rcvbuf);
+        s.bind('198.18.0.1', 6000);
+        for (const p of pkts) stack.receive('tun0', p.slice());
+        let ours = 0;
+        for (;;) {
+          try {
+            s.recv();
+            ours++;
+          } catch {
+            break;
+          }
+        }
+        if (ours !== kernel)
+          diffs.push(`rcvbuf ${rcvbuf || 'default'}, ${size}-byte datagrams: usnet ${ours}, Linux ${kernel}`);
+      }
+    } finally {
+      await tun.close();
+    }
+  } finally {
+    ns.delete();
+  }
+  assert.deepEqual(diffs, []);
+});
