@@ -46,8 +46,8 @@ function makeYield(): (fn: () => void) => void {
   const g = globalThis as {
     setImmediate?: (fn: () => void) => unknown;
     MessageChannel?: new () => {
-      port1: { onmessage: (() => void) | null };
-      port2: { postMessage(v: unknown): void };
+      port1: { onmessage: (() => void) | null; unref?: () => void };
+      port2: { postMessage(v: unknown): void; unref?: () => void };
     };
   };
   if (typeof g.setImmediate === 'function') {
@@ -63,6 +63,10 @@ function makeYield(): (fn: () => void) => void {
       const f = q.shift();
       if (f !== undefined) f();
     };
+    // Runtimes where a port keeps the process alive (Deno, Node) may let it exit: a pending yield
+    // always sits beside an armed timer or a running step, which keep it alive on their own.
+    ch.port1.unref?.();
+    ch.port2.unref?.();
     return (fn) => {
       q.push(fn);
       ch.port2.postMessage(0);

@@ -218,3 +218,34 @@ describe('HTTP over the web net API', () => {
     }
   });
 });
+
+describe('BrowserDriver time slices', () => {
+  for (const how of ['setImmediate', 'MessageChannel'] as const) {
+    it(`yields between slices when work stays due (${how}) and still runs every round`, async () => {
+      const g = globalThis as { setImmediate?: unknown };
+      const saved = g.setImmediate;
+      if (how === 'MessageChannel') g.setImmediate = undefined;
+      let d: BrowserDriver;
+      try {
+        d = new BrowserDriver([], { sliceMs: 0 }); // one round per step: every round is a yield
+      } finally {
+        g.setImmediate = saved;
+      }
+      let left = 200;
+      let now = 0;
+      d.add({
+        nextDeadline: () => (left > 0 ? now : Infinity), // always due until done
+        advance: (t: number) => {
+          now = t;
+          if (left > 0) left--;
+        },
+      });
+      let steps = 0;
+      d.onStep = () => steps++;
+      d.start();
+      await until(() => left === 0, 10_000, 'all rounds');
+      assert.ok(steps >= 100, `steps ${steps}: the work was spread over many tasks`);
+      d.stop();
+    });
+  }
+});
