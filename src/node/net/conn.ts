@@ -97,6 +97,7 @@ export class TcpConn {
    * asynchronously, as Node does; others arrive through `error`.
    */
   connect(address: string, port: number, o: ConnOptions = {}): NetError | null {
+    this.ctx.sync();
     this.target = { address, port };
     this.connecting = true;
     const sock = this.ctx.socket(isIP(address) === 6 ? 6 : 4);
@@ -127,12 +128,14 @@ export class TcpConn {
 
   setNoDelay(on: boolean): void {
     if (this.sock === null) return;
+    this.ctx.sync();
     this.sock.setsockopt('TCP_NODELAY', on ? 1 : 0);
     this.ctx.kick();
   }
 
   setKeepAlive(on: boolean, initialDelayMs: number): void {
     if (this.sock === null) return;
+    this.ctx.sync();
     if (on && initialDelayMs >= 1000) this.sock.setsockopt('TCP_KEEPIDLE', Math.floor(initialDelayMs / 1000));
     this.sock.setsockopt('SO_KEEPALIVE', on ? 1 : 0);
     this.ctx.kick();
@@ -169,6 +172,7 @@ export class TcpConn {
 
   /** The front end wants data (again). */
   wantRead(): void {
+    this.ctx.sync();
     this.readWanted = true;
     if (this.established && this.sock !== null && !this.closed) {
       this.pumpRead();
@@ -178,6 +182,7 @@ export class TcpConn {
 
   /** Queue bytes; `cb` runs once TCP has taken all of them. */
   write(buf: Uint8Array, cb: () => void): void {
+    this.ctx.sync();
     this.wq.push({ buf, off: 0, cb });
     if (this.established && this.sock !== null && !this.closed) {
       this.pumpWrites();
@@ -194,6 +199,7 @@ export class TcpConn {
 
   /** Send FIN once the queue is empty (and the connection is up); then `cb`. */
   end(cb: () => void): void {
+    this.ctx.sync();
     if (!this.established || this.wq.length > 0) {
       if (!this.connecting && !this.established) {
         cb();
@@ -215,6 +221,7 @@ export class TcpConn {
     this.wq.length = 0;
     if (s === null) return;
     s.onEvent = null;
+    this.ctx.sync();
     try {
       if (reset) s.setsockopt('SO_LINGER', { onoff: 1, linger: 0 });
       s.close();
@@ -242,6 +249,7 @@ export class TcpConn {
 
   private service(): void {
     if (this.closed || this.sock === null) return;
+    this.ctx.sync();
     if (this.connecting) this.finishConnect();
     if (this.established && !this.closed) {
       this.pumpWrites();

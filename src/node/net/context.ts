@@ -9,6 +9,8 @@ import type { Resolver } from './address.js';
 
 export interface Poker {
   poke(): void;
+  /** Bring every stack's clock to now (RealtimeDriver.sync); a no-op inside a step. */
+  sync?(): void;
 }
 
 export class NetContext {
@@ -19,6 +21,17 @@ export class NetContext {
     readonly driver: Poker,
     readonly resolver: Resolver,
   ) {}
+
+  /**
+   * Call before any socket call made from outside a driver step (user code,
+   * a timer, a microtask): stacks' clocks stand still between steps, and a
+   * segment sent with a stale clock carries a stale TSval and arms its
+   * retransmission timer in the past (docs/internals.md, "Clock contract
+   * for real-time drivers").
+   */
+  sync(): void {
+    this.driver.sync?.();
+  }
 
   socket(family: 4 | 6): TcpSocket {
     return this.tcp.socket(family);

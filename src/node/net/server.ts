@@ -98,6 +98,7 @@ export class UsnetServer extends EventEmitter {
   }
 
   private open(host: string | undefined, port: number, backlog: number): void {
+    this.ctx.sync();
     const tries = host === undefined || host === '' ? ['::', '0.0.0.0'] : [host];
     let lastErr: Error | null = null;
     for (const h of tries) {
@@ -136,6 +137,7 @@ export class UsnetServer extends EventEmitter {
   private acceptAll(): void {
     const l = this.listener;
     if (l === null) return;
+    this.ctx.sync();
     for (let i = 0; i < 4096; i++) {
       let c: TcpSocket;
       try {
@@ -172,6 +174,7 @@ export class UsnetServer extends EventEmitter {
       else this.once('close', cb);
     }
     if (this.listener !== null) {
+      this.ctx.sync();
       this.listener.close();
       this.listener = null;
       this.ctx.kick();

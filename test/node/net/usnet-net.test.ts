@@ -131,3 +131,30 @@ test('maxConnections: connections beyond it are accepted and closed at once', T,
   c2.destroy();
   srv.close();
 });
+
+test(
+  'a call made long after the last driver step uses the current clock (no spurious retransmission, TIME-WAIT kept)',
+  T,
+  async () => {
+    const srv = h.netB.createServer((s) => s.resume()); // ends when the client does
+    srv.listen(1008, '198.18.0.2');
+    await once(srv, 'listening');
+    const c = h.netA.connect(1008, '198.18.0.2');
+    c.resume();
+    await once(c, 'connect');
+    const retrans = () => h.a.counters.get('TcpRetransSegs') + h.b.counters.get('TcpRetransSegs');
+    const before = retrans();
+    const port = c.localPort;
+    // Idle: nothing is due, so the driver does not step and the stacks' clocks stand still.
+    await new Promise((r) => setTimeout(r, 400));
+    const closed = once(c, 'close');
+    c.end();
+    await closed;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(retrans() - before, 0, 'a segment was retransmitted');
+    const row = (h.a.tcp as unknown as { list(): { state: string; lport: number }[] })
+      .list()
+      .find((r) => r.lport === port);
+    assert.equal(row?.state, 'TIME-WAIT');
+  },
+);
