@@ -292,10 +292,11 @@ function cases(impl: Impl): void {
     let timeouts = 0;
     c.on('timeout', () => timeouts++);
     c.resume();
-    c.setTimeout(150);
-    for (let i = 0; i < 6; i++) {
+    c.setTimeout(300);
+    // 360 ms of traffic, never 300 ms idle: no timeout.
+    for (let i = 0; i < 12; i++) {
       c.write('ping');
-      await new Promise((r) => setTimeout(r, 40));
+      await new Promise((r) => setTimeout(r, 30));
     }
     assert.equal(timeouts, 0);
     await once(c, 'timeout');
