@@ -11,10 +11,11 @@
  *   const c = net.connect(7, '198.18.0.2', () => c.write('hi'));
  *
  * How it maps onto the BSD-like TcpSocket (src/socket/tcp-socket.ts):
- * - reading happens only while the socket flows ('data' listener or
- *   resume()); a paused socket leaves bytes in the TCP receive buffer, so the
- *   advertised window closes and the peer stops, as with a paused Node
- *   socket (libuv stops reading).
+ * - reading starts on connect/accept, as net.Socket's: while the socket
+ *   flows ('data' listener or resume()) bytes go to 'data'; a paused socket
+ *   reads ahead up to readableHighWaterMark (16 KiB) and leaves the rest in
+ *   the TCP receive buffer, so the advertised window closes and the peer
+ *   stops; pauseOnConnect reads nothing until resume().
  * - write() queues in user space when the TCP send buffer is full and
  *   returns false once `writableHighWaterMark` (16 KiB) bytes wait there;
  *   'drain' follows when that queue is empty again.
@@ -25,9 +26,9 @@
  * - destroy() is close(2): Linux sends RST when unread bytes are discarded.
  *
  * Differences from node:net: no DNS (hosts are IP literals or 'localhost'),
- * no IPC paths; `socket.readable` / `socket.writable` are a WHATWG
- * ReadableStream / WritableStream of the socket rather than booleans (use
- * `readableEnded`, `writableEnded`, `destroyed` for the state).
+ * no IPC paths, no Buffer (bytes are Uint8Array). `socket.toWeb()` gives the
+ * socket as a WHATWG ReadableStream / WritableStream pair (Node's
+ * `Duplex.toWeb`); `readable` / `writable` stay Node's booleans.
  */
 
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, SHUT_WR, type SockName } from '../socket/poll.js';
@@ -61,6 +62,8 @@ export interface SocketOptions {
   allowHalfOpen?: boolean;
   /** Bytes queued by write() before it returns false. Default 16384 (Node's). */
   writableHighWaterMark?: number;
+  /** Bytes read ahead while paused. Default 16384 (Node 20's). */
+  readableHighWaterMark?: number;
 }
 
 export interface SocketConnectOptions {
@@ -96,6 +99,13 @@ export interface AddressInfo {
   address: string;
   family: 'IPv4' | 'IPv6';
   port: number;
+}
+
+/** What pipe() writes into: another Socket, or anything with write/end (and once('drain') for backpressure). */
+export interface PipeTarget {
+  write(data: Uint8Array | string): boolean | undefined;
+  end(): unknown;
+  once?(event: 'drain', fn: () => void): unknown;
 }
 
 interface WriteReq {
@@ -152,6 +162,8 @@ export class Socket extends Emitter {
   writableEnded = false;
   writableFinished = false;
   readonly writableHighWaterMark: number;
+  /** Bytes read ahead while not flowing before reading stops (Node 20's default, 16 KiB). */
+  readonly readableHighWaterMark: number;
   writableLength = 0;
   /** Set on sockets a Server accepted. */
   server: Server | null = null;
@@ -162,6 +174,11 @@ export class Socket extends Emitter {
   private needDrain = false;
   private shutdownSent = false;
   private eofSeen = false;
+  private endScheduled = false;
+  /** Handle-level reading (false with pauseOnConnect until resume()). */
+  private reading = true;
+  private readonly rbuf: Uint8Array[] = [];
+  private rlen = 0;
   private readScheduled = false;
   private eventQueued = false;
   private closeEmitted = false;
@@ -181,6 +198,7 @@ export class Socket extends Emitter {
     this.ctx = ctx;
     this.allowHalfOpen = opts.allowHalfOpen ?? false;
     this.writableHighWaterMark = opts.writableHighWaterMark ?? 16384;
+    this.readableHighWaterMark = opts.readableHighWaterMark ?? 16384;
   }
 
   // ------------------------------------------------------------ properties
@@ -231,21 +249,31 @@ export class Socket extends Emitter {
       : { address: this.local.address, family: this.local.family, port: this.local.port };
   }
 
-  /** Bytes received and not yet delivered (in the TCP receive buffer). */
+  /** Bytes read ahead and not yet delivered (TCP's own receive queue: `socket.tcp.recvQueue`). */
   get readableLength(): number {
-    return this.tcp !== null && !this.destroyed ? this.tcp.recvQueue : 0;
+    return this.rlen;
   }
 
-  /** A WHATWG ReadableStream of the bytes received (created on first use; it makes the socket flow). */
-  get readable(): ReadableStream<Uint8Array> {
+  /** As in Node: true until 'end' was emitted or the socket destroyed. */
+  get readable(): boolean {
+    return !this.destroyed && !this.readableEnded;
+  }
+
+  /** As in Node: true until end() was called or the socket destroyed. */
+  get writable(): boolean {
+    return !this.destroyed && !this.writableEnded;
+  }
+
+  /**
+   * The socket as WHATWG streams, as Node's `Duplex.toWeb(socket)`: a
+   * ReadableStream of the bytes received (reading it makes the socket flow;
+   * backpressure pauses it) and a WritableStream whose close() sends the FIN.
+   * The same pair on every call.
+   */
+  toWeb(): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
     if (this.rs === null) this.rs = this.makeReadable();
-    return this.rs;
-  }
-
-  /** A WHATWG WritableStream into the socket; closing it ends the socket (FIN). */
-  get writable(): WritableStream<Uint8Array> {
     if (this.ws === null) this.ws = this.makeWritable();
-    return this.ws;
+    return { readable: this.rs, writable: this.ws };
   }
 
   // ------------------------------------------------------------ connect
@@ -316,6 +344,7 @@ export class Socket extends Emitter {
     tcp.onEvent = (ev) => this.onTcpEvent(ev);
     this.cacheNames();
     this.applyOptions();
+    this.scheduleRead();
   }
 
   private onConnected(): void {
@@ -326,7 +355,8 @@ export class Socket extends Emitter {
     this.emit('ready');
     if (this.destroyed) return;
     this.flush();
-    if (this.readableFlowing === true) this.scheduleRead();
+    // Start reading at once, as net.Socket does (read(0) on connect): end of stream is seen even unread.
+    this.scheduleRead();
   }
 
   private cacheNames(): void {
@@ -373,7 +403,7 @@ export class Socket extends Emitter {
     }
     if (this.queue.length > 0 || (this.writableEnded && !this.shutdownSent)) this.flush();
     if (this.destroyed) return;
-    if (this.readableFlowing === true) this.readLoop();
+    this.readLoop();
     if (this.destroyed) return;
     // An error the read path did not report (a paused socket, or nothing left to read).
     if (ev & POLLERR && this.tcp !== null) {
@@ -405,6 +435,7 @@ export class Socket extends Emitter {
     if (event === 'data' && this.readableFlowing !== false) this.resume();
   }
 
+  /** Stop 'data' events; bytes are still read ahead up to readableHighWaterMark, then TCP's window closes. */
   pause(): this {
     this.readableFlowing = false;
     return this;
@@ -412,12 +443,19 @@ export class Socket extends Emitter {
 
   resume(): this {
     this.readableFlowing = true;
+    this.reading = true;
     this.scheduleRead();
     return this;
   }
 
   isPaused(): boolean {
     return this.readableFlowing === false;
+  }
+
+  /** Node's pauseOnConnect: nothing is read at all (bytes stay in TCP) until resume(). */
+  stopReading(): void {
+    this.reading = false;
+    this.readableFlowing = false;
   }
 
   setEncoding(encoding = 'utf8'): this {
@@ -428,22 +466,48 @@ export class Socket extends Emitter {
     return this;
   }
 
+  /** Forwards the bytes into `dest` (write, pausing until its 'drain'), then ends it, as stream.pipe. */
+  pipe<T extends PipeTarget>(dest: T, opts: { end?: boolean } = {}): T {
+    this.on('data', (d: Uint8Array | string) => {
+      if (dest.write(d) === false && typeof dest.once === 'function') {
+        this.pause();
+        dest.once('drain', () => this.resume());
+      }
+    });
+    if (opts.end !== false) this.once('end', () => dest.end());
+    return dest;
+  }
+
   private scheduleRead(): void {
     if (this.readScheduled) return;
     this.readScheduled = true;
     // Later, as Node's resume() (nextTick): listeners added in the same tick see the first bytes too.
     defer(() => {
       this.readScheduled = false;
-      if (!this.destroyed && !this.connecting && this.readableFlowing === true) this.readLoop();
+      if (!this.destroyed && !this.connecting) this.readLoop();
     });
   }
 
+  /**
+   * Reads as a net.Socket does: while flowing, bytes go to 'data' (buffered
+   * ones first); otherwise up to readableHighWaterMark bytes are read ahead
+   * into the socket's buffer and the rest stays in TCP (its window closes).
+   * End of stream gives 'end' once the buffer is empty, flowing or not.
+   */
   private readLoop(): void {
     const t = this.tcp;
-    if (t === null || this.eofSeen) return;
+    if (t === null || this.destroyed) return;
     this.sync();
     let got = false;
-    while (this.readableFlowing === true && !this.destroyed) {
+    while (!this.destroyed) {
+      if (this.readableFlowing === true && this.rlen > 0) {
+        const c = this.rbuf.shift() as Uint8Array;
+        this.rlen -= c.length;
+        this.deliver(c);
+        continue;
+      }
+      if (this.eofSeen || !this.reading) break;
+      if (this.readableFlowing !== true && this.rlen >= this.readableHighWaterMark) break;
       if (!(t.poll() & (POLLIN | POLLHUP | POLLERR))) break;
       let chunk: Uint8Array;
       try {
@@ -456,31 +520,44 @@ export class Socket extends Emitter {
         return;
       }
       if (chunk.length === 0) {
-        this.onEof();
+        this.eofSeen = true;
         break;
       }
       got = true;
       this.bytesRead += chunk.length;
       this.touch();
-      if (this.decoder !== null) this.emit('data', this.decoder.decode(chunk, { stream: true }));
-      else this.emit('data', chunk);
+      if (this.readableFlowing === true) this.deliver(chunk);
+      else {
+        this.rbuf.push(chunk);
+        this.rlen += chunk.length;
+      }
     }
+    if (this.eofSeen && this.rlen === 0 && !this.destroyed) this.scheduleEnd();
     // Reading may have opened the window (an ACK went out) or armed a timer.
     if (got) this.ctx.driver.kick();
   }
 
-  private onEof(): void {
-    this.eofSeen = true;
-    if (this.readableEnded) return;
-    this.readableEnded = true;
-    if (this.decoder !== null) {
-      const rest = this.decoder.decode();
-      if (rest.length > 0) this.emit('data', rest);
-    }
-    this.emit('end');
-    if (this.destroyed) return;
-    if (!this.allowHalfOpen && !this.writableEnded) this.end();
-    this.maybeClose();
+  private deliver(chunk: Uint8Array): void {
+    if (this.decoder !== null) this.emit('data', this.decoder.decode(chunk, { stream: true }));
+    else this.emit('data', chunk);
+  }
+
+  /** 'end' on a later microtask (Node: nextTick), then our own FIN unless allowHalfOpen. */
+  private scheduleEnd(): void {
+    if (this.endScheduled || this.readableEnded) return;
+    this.endScheduled = true;
+    defer(() => {
+      if (this.destroyed || this.readableEnded) return;
+      this.readableEnded = true;
+      if (this.decoder !== null) {
+        const rest = this.decoder.decode();
+        if (rest.length > 0) this.emit('data', rest);
+      }
+      this.emit('end');
+      if (this.destroyed) return;
+      if (!this.allowHalfOpen && !this.writableEnded) this.end();
+      this.maybeClose();
+    });
   }
 
   // ------------------------------------------------------------ writing
@@ -607,6 +684,8 @@ export class Socket extends Emitter {
       this.sync();
       t.close();
     }
+    this.rbuf.length = 0;
+    this.rlen = 0;
     const pending = this.queue.splice(0);
     this.writableLength = 0;
     const server = this.server;
@@ -888,7 +967,7 @@ export class Server extends Emitter {
       this.connections++;
       if (this.opts.noDelay) s.setNoDelay(true);
       if (this.opts.keepAlive) s.setKeepAlive(true, this.opts.keepAliveInitialDelay ?? 0);
-      if (this.opts.pauseOnConnect) s.pause();
+      if (this.opts.pauseOnConnect) s.stopReading();
       this.emit('connection', s);
     }
   }

@@ -244,7 +244,8 @@ describe('web net: flow control', () => {
     assert.ok(written < total, 'the writer is held back');
     assert.ok(falses >= 1, 'write() returned false');
     assert.equal(s.bytesRead, 0);
-    assert.ok(s.readableLength > 0, 'bytes wait in the receive buffer');
+    assert.equal(s.readableLength, 0, 'pauseOnConnect reads nothing');
+    assert.ok((s.tcp?.recvQueue ?? 0) > 0, 'bytes wait in the TCP receive buffer');
     const got: Uint8Array[] = [];
     s.on('data', (d: Uint8Array) => got.push(d));
     const ended = once(s, 'end', 30_000); // listen first: the FIN may be read while the writer finishes
@@ -420,21 +421,24 @@ describe('web net: options and timers', () => {
 });
 
 describe('web net: WHATWG stream views', () => {
-  it('socket.readable and socket.writable carry the bytes and the FIN', async () => {
+  it('socket.toWeb() streams carry the bytes and the FIN', async () => {
     const { netA, netB } = pair();
     // allowHalfOpen: the client's FIN must not end the server's side while echoed bytes are still queued.
     const srv = netB.createServer({ allowHalfOpen: true }, async (s) => {
       // Echo through the web streams: readable → writable.
-      await s.readable.pipeTo(s.writable);
+      const w = s.toWeb();
+      await w.readable.pipeTo(w.writable);
     });
     await once(srv.listen(7014, B), 'listening');
     const c = netA.connect({ port: 7014, host: B, allowHalfOpen: true });
     await once(c, 'connect');
     const data = pattern(300_000, 11);
-    const writer = c.writable.getWriter();
+    const web = c.toWeb();
+    assert.equal(web.readable, c.toWeb().readable);
+    const writer = web.writable.getWriter();
     const reading = (async () => {
       const parts: Uint8Array[] = [];
-      const reader = c.readable.getReader();
+      const reader = web.readable.getReader();
       for (;;) {
         const r = await reader.read();
         if (r.done) break;
