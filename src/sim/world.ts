@@ -49,6 +49,8 @@ export class World {
   private readonly members: Steppable[] = [];
   /** Last time each member was advanced to (parallel to `members`). */
   private lastAdvanced: number[] = [];
+  /** Parallel to `members`: true for links (members that deliver frames into stacks). */
+  private isLink: boolean[] = [];
   private readonly maxSteps: number;
   private readonly maxStepsSameTime: number;
   /** Total steps taken over the world's life. */
@@ -68,14 +70,16 @@ export class World {
   /**
    * Add a member; returns it for chaining (`const w = world.add(new MemoryWire(...))`).
    * A member with an `attachClock(clock)` method (MemoryWire) is given the
-   * world's clock.
+   * world's clock and counts as a link: see step().
    */
   add<T extends Steppable>(member: T): T {
     if (this.members.includes(member)) return member;
     const withClock = member as { attachClock?: (clock: Clock) => void };
-    if (typeof withClock.attachClock === 'function') withClock.attachClock(this.clock);
+    const link = typeof withClock.attachClock === 'function';
+    if (link) withClock.attachClock?.(this.clock);
     this.members.push(member);
     this.lastAdvanced.push(-Infinity);
+    this.isLink.push(link);
     return member;
   }
 
@@ -84,6 +88,7 @@ export class World {
     if (i >= 0) {
       this.members.splice(i, 1);
       this.lastAdvanced.splice(i, 1);
+      this.isLink.splice(i, 1);
     }
   }
 
@@ -100,7 +105,15 @@ export class World {
 
   /**
    * One step: jump to the earliest deadline (not past `limit`) and advance
-   * the members due. Returns false when nothing is due by `limit`.
+   * the members. Returns false when nothing is due by `limit`.
+   *
+   * Every non-link member (a stack) is brought to `t` first, due or not, and
+   * only then do the links that are due deliver their frames: a stack must
+   * receive a frame with its clock at the time of arrival, or its RTT
+   * samples and the timers it arms from that input are off by however long
+   * it had nothing to do. For a stack with nothing due, advance(t) only
+   * moves its clock. Frames a stack sends meanwhile wait in the link for a
+   * later advance (links never deliver re-entrantly).
    */
   step(limit = Infinity): boolean {
     let t = this.nextDeadline();
@@ -111,7 +124,13 @@ export class World {
     this.steps++;
     const m = this.members;
     for (let i = 0; i < m.length; i++) {
-      if (m[i].nextDeadline() <= t) {
+      if (!this.isLink[i] && (this.lastAdvanced[i] < t || m[i].nextDeadline() <= t)) {
+        this.lastAdvanced[i] = t;
+        m[i].advance(t);
+      }
+    }
+    for (let i = 0; i < m.length; i++) {
+      if (this.isLink[i] && m[i].nextDeadline() <= t) {
         this.lastAdvanced[i] = t;
         m[i].advance(t);
       }
