@@ -128,3 +128,34 @@ test('keep-alive: ten requests reuse one TCP connection', { timeout: 30_000 }, a
     .find((x) => x.lport === [...ports][0]);
   assert.equal(row?.state, 'ESTAB');
 });
+
+test('http.request({ createConnection }) without an agent: one connection per request', {
+  timeout: 20_000,
+}, async () => {
+  const before = h.accepted.length;
+  for (const path of ['/x', '/y']) {
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: ADDR_B,
+          port: PORT,
+          path,
+          createConnection: (o: http.ClientRequestArgs) =>
+            h.hosts.netA.connect({ port: Number(o.port), host: String(o.host) }) as unknown as net.Socket,
+        },
+        (res) => {
+          let b = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            b += d;
+          });
+          res.on('end', () => resolve(b));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.match(text, new RegExp(`^hello ${path} from 198\\.18\\.0\\.2:${PORT} to 198\\.18\\.0\\.1\\n$`));
+  }
+  assert.equal(h.accepted.length - before, 2);
+});
