@@ -418,12 +418,13 @@ export function tcpWrite(L: TcpLayer, t: Tcb): void {
       t.cwndLimited = true;
       break;
     }
-    let len = Math.min(avail, mss);
+    const len = Math.min(avail, mss);
     if (len > room) {
-      // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window-limited partial
-      // segment goes only if it is at least half the largest window seen.
-      if (room < mss && room < t.maxWindow >> 1 && t.flight > 0) break;
-      len = room;
+      // Sender SWS avoidance as Linux tcp_snd_wnd_test: a segment goes only
+      // when it fits the window whole. With nothing in flight the persist
+      // timer then sends what fits (tcp_write_wakeup).
+      if (t.flight === 0 && t.rtxDeadline === Infinity) armPersist(L, t);
+      break;
     }
     if (len < mss && len === avail) {
       // Nagle (RFC 896) with Minshall's refinement as Linux: hold a partial
@@ -612,4 +613,23 @@ export function sendLossProbe(L: TcpLayer, t: Tcb): void {
     }
   }
   armRto(L, t);
+}
+
+/**
+ * The persist timer found a window too small for a segment (Linux
+ * tcp_write_wakeup): send what fits now. Returns false when nothing could go.
+ */
+export function writeWakeup(L: TcpLayer, t: Tcb): boolean {
+  const avail = (t.dataEnd - t.sndNxt) | 0;
+  const room = (t.sndUna + t.sndWnd - t.sndNxt) | 0;
+  if (avail <= 0 || room <= 0) return false;
+  const len = Math.min(avail, room, t.mss);
+  let flags = ACK | PSH;
+  if ((t.sndNxt + len) >>> 0 === t.dataEnd && t.finQueued && !t.finSent) {
+    flags |= FIN;
+    t.finSent = true;
+    t.finSeq = t.dataEnd;
+  }
+  sendData(L, t, t.sndNxt, flags, len);
+  return true;
 }

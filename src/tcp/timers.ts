@@ -16,6 +16,7 @@ import {
   sendActiveReset,
   sendLossProbe,
   tcpWrite,
+  writeWakeup,
 } from './output.js';
 import { TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
@@ -145,8 +146,10 @@ function probeTimer(L: TcpLayer, t: Tcb, now: number): void {
     t.probesOut = 0;
     return;
   }
-  if (t.sndWnd > 0) {
-    tcpWrite(L, t);
+  if (t.sndWnd > 0 && writeWakeup(L, t)) {
+    // Data went out: the RTO guards it now (Linux cancels the probe timer).
+    t.probesOut = 0;
+    t.rtt?.resetBackoff();
     return;
   }
   if (t.probesOut === 0) t.probeStamp = now;

@@ -107,14 +107,21 @@ test('TCP_CORK holds partial segments until uncorked; full segments go', () => {
   assert.equal(h.one().len, 140);
 });
 
-test('sender respects the peer window (scaled) and MSS', () => {
+test('a window smaller than a segment: nothing until the persist timer sends what fits (Linux tcp_write_wakeup)', () => {
   const h = new Harness();
-  const e = establishPassive(h, { win: 10 }); // 10 << 7 = 1280 bytes
+  const e = establishPassive(h, { win: 10 }); // 10 << 7 = 1280 bytes < MSS 1460
   e.s.setsockopt('TCP_NODELAY', 1);
   e.s.send(new Uint8Array(5000));
-  const s = h.take();
-  assert.equal(s.length, 1);
-  assert.equal(s[0].len, 1280);
+  assert.equal(h.take().length, 0);
+  const p = h.nextSegment(5000);
+  assert.ok(p !== null);
+  assert.equal(p.len, 1280);
+  assert.equal(p.seq, e.iss + 1);
+  // A full window opening sends full segments.
+  h.inject({ flags: '.', seq: e.peerSeq, ack: e.iss + 1281, win: 500 });
+  const segs = h.take();
+  assert.ok(segs.length >= 2);
+  assert.ok(segs.every((s) => s.len === 1460 || s.seq + s.len === e.iss + 5001));
 });
 
 test('zero window: persist timer probes with bare ACKs at snd_una - 1, backing off', () => {
