@@ -46,7 +46,7 @@ world.runUntil(() => (conn.poll() & POLLIN) !== 0, { timeout: 5_000 });
 conn.recv(); // end of stream
 conn.close();
 world.run({ until: world.now + 1_000 });
-for (const r of client.tcp!.list()) console.log(`client: ${r.state} ${r.lport} -> ${r.rport}`);
+for (const r of ctcp.list()) console.log(`client: ${r.state} ${r.lport} -> ${r.rport}`);
 console.log(`TcpExtTW = ${client.counters.get('TcpExtTW')}`);
 world.run({ until: world.now + 60_000 });
-console.log(`after 60 s: ${client.tcp!.list().length} client sockets left`);
+console.log(`after 60 s: ${ctcp.list().length} client sockets left`);

@@ -39,9 +39,10 @@ import {
   tsNow,
 } from './output.js';
 import { rcvRttMeasure } from './rcv-space.js';
+import { LINUX_JIFFY_MS } from './rtt.js';
 import { ACK, FIN, RST, SYN, TcpState, URG } from './state.js';
 import type { Tcb } from './tcb.js';
-import { RTX_PERSIST, type TcpLayer } from './tcp.js';
+import { RTX_PERSIST, RTX_RTO, type TcpLayer } from './tcp.js';
 
 /** PAWS: timestamps older than 24 days are not trusted (RFC 7323 §5.5). */
 const PAWS_24DAYS = 24 * 24 * 3600 * 1000;
@@ -72,7 +73,13 @@ function synSent(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   if (f & ACK) {
     // An ACK for something we never sent: reset it (unless it is a reset).
     if (seqLeq(h.ack, t.iss) || seqGt(h.ack, t.sndMax)) {
-      if (!(f & RST)) L.replyReset(rx, h);
+      if (f & RST) return;
+      L.replyReset(rx, h);
+      // Linux also pulls the first SYN retransmission in to its minimum
+      // timeout (TCP_TIMEOUT_MIN, 2 jiffies): the stale SYN-ACK suggests a
+      // peer that lost our SYN's state, so try again at once (observed on
+      // 6.18: the SYN goes out again 7-8 ms after the RST).
+      if (t.retransmits === 0) L.armRtx(t, RTX_RTO, 2 * LINUX_JIFFY_MS);
       return;
     }
   }
