@@ -5,7 +5,11 @@ export type { EchoReply } from './ip/icmp-service.js';
 export type { InterfaceOptions, RouteOptions } from './ip/ip-layer.js';
 export type { Family, IcmpErr, IpHandler, IpLayerApi, IpOutputOpts, IpRx, Route } from './ip/types.js';
 export type { Link } from './link/link.js';
+export { Loopback } from './link/loopback.js';
+export { type Impairments, MemoryWire, type MemoryWireOptions } from './link/memory-wire.js';
+export { PcapTap } from './link/pcap-tap.js';
 export { Rng } from './rng.js';
+export { LivelockError, World } from './sim/world.js';
 export {
   POLLERR,
   POLLHUP,
