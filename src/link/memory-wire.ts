@@ -221,6 +221,151 @@ class WireEnd implements Link {
 }
 
 /**
+ * Frames in flight, ordered by (arrival time, send sequence number): per
+ * direction a FIFO ring of the frames whose arrival is not earlier than the
+ * last one queued in that direction (every frame when the direction neither
+ * jitters with reordering nor reorders: arrivals are then clamped to be
+ * monotone), plus one binary min-heap for the frames that overtake others.
+ * The earliest of the rings' heads and the heap's top is the next frame,
+ * exactly as one heap of everything would give, without the heap's
+ * O(log n) sifting per frame in the common case. Times and sequence numbers
+ * live in Float64Arrays (exact integers up to 2^53), grown by doubling.
+ */
+class Ring {
+  time = new Float64Array(64);
+  seq = new Float64Array(64);
+  frame: (Uint8Array | null)[] = new Array<Uint8Array | null>(64).fill(null);
+  head = 0;
+  size = 0;
+  /** Arrival time of the last frame pushed (the ring accepts none earlier). */
+  tail = -Infinity;
+
+  push(time: number, seq: number, frame: Uint8Array): void {
+    let cap = this.time.length;
+    if (this.size === cap) this.grow();
+    cap = this.time.length;
+    const i = (this.head + this.size) & (cap - 1);
+    this.time[i] = time;
+    this.seq[i] = seq;
+    this.frame[i] = frame;
+    this.size++;
+    this.tail = time;
+  }
+
+  /** Removes the head and returns its frame (size > 0). */
+  shift(): Uint8Array {
+    const i = this.head;
+    const f = this.frame[i] as Uint8Array;
+    this.frame[i] = null; // the receiver owns it now; do not keep it reachable
+    this.head = (i + 1) & (this.time.length - 1);
+    this.size--;
+    return f;
+  }
+
+  private grow(): void {
+    const cap = this.time.length;
+    const t = new Float64Array(cap * 2);
+    const q = new Float64Array(cap * 2);
+    const f = new Array<Uint8Array | null>(cap * 2).fill(null);
+    for (let k = 0; k < this.size; k++) {
+      const j = (this.head + k) & (cap - 1);
+      t[k] = this.time[j];
+      q[k] = this.seq[j];
+      f[k] = this.frame[j];
+    }
+    this.time = t;
+    this.seq = q;
+    this.frame = f;
+    this.head = 0;
+  }
+}
+
+/** Binary min-heap keyed by (time, seq); `dir` says which direction a frame travels. */
+class Heap {
+  time = new Float64Array(16);
+  seq = new Float64Array(16);
+  dir = new Uint8Array(16);
+  frame: (Uint8Array | null)[] = new Array<Uint8Array | null>(16).fill(null);
+  size = 0;
+
+  private less(i: number, j: number): boolean {
+    const ti = this.time[i];
+    const tj = this.time[j];
+    return ti < tj || (ti === tj && this.seq[i] < this.seq[j]);
+  }
+
+  private move(from: number, to: number): void {
+    this.time[to] = this.time[from];
+    this.seq[to] = this.seq[from];
+    this.dir[to] = this.dir[from];
+    this.frame[to] = this.frame[from];
+  }
+
+  push(time: number, seq: number, dir: number, frame: Uint8Array): void {
+    if (this.size === this.time.length) this.grow();
+    let i = this.size++;
+    // Sift up with a hole: parents move down until the new key fits.
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const tp = this.time[p];
+      if (tp < time || (tp === time && this.seq[p] < seq)) break;
+      this.move(p, i);
+      i = p;
+    }
+    this.time[i] = time;
+    this.seq[i] = seq;
+    this.dir[i] = dir;
+    this.frame[i] = frame;
+  }
+
+  /** Removes the top and returns its frame (size > 0); read dir[0] first. */
+  pop(): Uint8Array {
+    const top = this.frame[0] as Uint8Array;
+    const n = --this.size;
+    if (n > 0) {
+      this.move(n, 0);
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const m = r < n && this.less(r, l) ? r : l;
+        if (!this.less(m, i)) break;
+        // swap i and m
+        const t = this.time[i];
+        const q = this.seq[i];
+        const d = this.dir[i];
+        const f = this.frame[i];
+        this.move(m, i);
+        this.time[m] = t;
+        this.seq[m] = q;
+        this.dir[m] = d;
+        this.frame[m] = f;
+        i = m;
+      }
+    }
+    this.frame[n] = null;
+    return top;
+  }
+
+  private grow(): void {
+    const cap = this.time.length * 2;
+    const t = new Float64Array(cap);
+    t.set(this.time);
+    const q = new Float64Array(cap);
+    q.set(this.seq);
+    const d = new Uint8Array(cap);
+    d.set(this.dir);
+    const f = new Array<Uint8Array | null>(cap).fill(null);
+    for (let k = 0; k < this.size; k++) f[k] = this.frame[k];
+    this.time = t;
+    this.seq = q;
+    this.dir = d;
+    this.frame = f;
+  }
+}
+
+/**
  * Two connected Link ends, `a` and `b`, with impairments per direction;
  * deterministic from the seed. A frame given to transmit() is copied and
  * queued; it is delivered only in advance(now), never from inside
@@ -238,11 +383,10 @@ export class MemoryWire implements Steppable {
   private readonly dirs: [Direction, Direction];
   private lastNow = 0;
   private seq = 0;
-  // Binary min-heap of in-flight frames keyed by (arrival time, seq).
-  private hTime: number[] = [];
-  private hSeq: number[] = [];
-  private hDir: number[] = [];
-  private hFrame: Uint8Array[] = [];
+  // In-flight frames: rings[d] for frames of direction d in arrival order,
+  // the heap for those that overtake (see Ring).
+  private readonly rings: [Ring, Ring] = [new Ring(), new Ring()];
+  private readonly heap = new Heap();
 
   constructor(opts: MemoryWireOptions = {}) {
     this.mtu = opts.mtu ?? 1500;
@@ -280,7 +424,7 @@ export class MemoryWire implements Steppable {
 
   /** Frames in flight (both directions). */
   get inFlight(): number {
-    return this.hTime.length;
+    return this.rings[0].size + this.rings[1].size + this.heap.size;
   }
 
   /**
@@ -296,16 +440,61 @@ export class MemoryWire implements Steppable {
   }
 
   nextDeadline(): number {
-    return this.hTime.length > 0 ? this.hTime[0] : Infinity;
+    const r0 = this.rings[0];
+    const r1 = this.rings[1];
+    const h = this.heap;
+    let t = Infinity;
+    if (r0.size > 0) t = r0.time[r0.head];
+    if (r1.size > 0 && r1.time[r1.head] < t) t = r1.time[r1.head];
+    if (h.size > 0 && h.time[0] < t) t = h.time[0];
+    return t;
   }
 
   advance(now: number): void {
     if (now > this.lastNow) this.lastNow = now;
     const end = this.seq; // frames queued from here on wait for the next advance()
-    while (this.hTime.length > 0 && this.hTime[0] <= now && this.hSeq[0] < end) {
-      const dir = this.hDir[0];
-      const frame = this.hFrame[0];
-      this.pop();
+    const r0 = this.rings[0];
+    const r1 = this.rings[1];
+    const h = this.heap;
+    for (;;) {
+      // The earliest of the two ring heads and the heap top, by (time, seq):
+      // src 0/1 = that ring, 2 = the heap, -1 = nothing in flight.
+      let src = -1;
+      let t = Infinity;
+      let q = Infinity;
+      if (r0.size > 0) {
+        src = 0;
+        t = r0.time[r0.head];
+        q = r0.seq[r0.head];
+      }
+      if (r1.size > 0) {
+        const t1 = r1.time[r1.head];
+        const q1 = r1.seq[r1.head];
+        if (t1 < t || (t1 === t && q1 < q)) {
+          src = 1;
+          t = t1;
+          q = q1;
+        }
+      }
+      if (h.size > 0) {
+        const t2 = h.time[0];
+        const q2 = h.seq[0];
+        if (t2 < t || (t2 === t && q2 < q)) {
+          src = 2;
+          t = t2;
+          q = q2;
+        }
+      }
+      if (src < 0 || t > now || q >= end) break;
+      let dir: number;
+      let frame: Uint8Array;
+      if (src === 2) {
+        dir = h.dir[0];
+        frame = h.pop();
+      } else {
+        dir = src;
+        frame = src === 0 ? r0.shift() : r1.shift();
+      }
       const d = this.dirs[dir];
       const rx = d.rx.onReceive;
       if (rx === null) {
@@ -391,67 +580,17 @@ export class MemoryWire implements Steppable {
       if (arrival < d.lastArrival) arrival = d.lastArrival;
       d.lastArrival = arrival;
     }
-    this.push(arrival, dirIdx, copy);
+    this.enqueue(arrival, dirIdx, copy);
     if (dup !== null) {
       st.duplicated++;
-      this.push(arrival, dirIdx, dup);
+      this.enqueue(arrival, dirIdx, dup);
     }
   }
 
-  // ---- heap ----
-
-  private less(i: number, j: number): boolean {
-    const ti = this.hTime[i];
-    const tj = this.hTime[j];
-    return ti < tj || (ti === tj && this.hSeq[i] < this.hSeq[j]);
-  }
-
-  private swap(i: number, j: number): void {
-    const t = this.hTime[i];
-    this.hTime[i] = this.hTime[j];
-    this.hTime[j] = t;
-    const s = this.hSeq[i];
-    this.hSeq[i] = this.hSeq[j];
-    this.hSeq[j] = s;
-    const d = this.hDir[i];
-    this.hDir[i] = this.hDir[j];
-    this.hDir[j] = d;
-    const f = this.hFrame[i];
-    this.hFrame[i] = this.hFrame[j];
-    this.hFrame[j] = f;
-  }
-
-  private push(time: number, dir: number, frame: Uint8Array): void {
-    let i = this.hTime.length;
-    this.hTime.push(time);
-    this.hSeq.push(this.seq++);
-    this.hDir.push(dir);
-    this.hFrame.push(frame);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(i, p)) break;
-      this.swap(i, p);
-      i = p;
-    }
-  }
-
-  private pop(): void {
-    const last = this.hTime.length - 1;
-    this.swap(0, last);
-    this.hTime.pop();
-    this.hSeq.pop();
-    this.hDir.pop();
-    this.hFrame.pop();
-    const n = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const m = r < n && this.less(r, l) ? r : l;
-      if (!this.less(m, i)) break;
-      this.swap(i, m);
-      i = m;
-    }
+  private enqueue(time: number, dir: number, frame: Uint8Array): void {
+    const ring = this.rings[dir];
+    // In order within its direction (times equal: the later seq goes after).
+    if (ring.size === 0 || time >= ring.tail) ring.push(time, this.seq++, frame);
+    else this.heap.push(time, this.seq++, dir, frame);
   }
 }
