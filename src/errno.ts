@@ -112,7 +112,18 @@ export class SysError extends Error {
   readonly syscall: string;
 
   constructor(code: ErrnoCode, syscall: string, detail?: string) {
+    // EAGAIN / EINPROGRESS / EALREADY are the routine answers of non-blocking
+    // calls, not failures: a program meets them once per connect() or per
+    // drained socket, and capturing a stack trace for each was ~9% of the CPU
+    // of a connections-per-second run. They are built without one (V8's
+    // Error.stackTraceLimit, read when an Error is constructed; other engines
+    // ignore it). Every other code keeps its full stack for debugging.
+    const routine = code === 'EAGAIN' || code === 'EINPROGRESS' || code === 'EALREADY';
+    const E = Error as { stackTraceLimit?: number };
+    const limit = E.stackTraceLimit;
+    if (routine) E.stackTraceLimit = 0;
     super(`${syscall} ${code}: ${STRERROR[code]}${detail ? ` (${detail})` : ''}`);
+    if (routine) E.stackTraceLimit = limit;
     this.name = 'SysError';
     this.code = code;
     this.errno = ERRNO[code];
