@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { register as registerDemo } from './demo.js';
 import { register as registerDrill } from './drill.js';
+import { register as registerSim } from './sim.js';
 
 // `usnet drill ... | head` closes our stdout early: that is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -20,5 +21,6 @@ program
 
 registerDrill(program);
 registerDemo(program);
+registerSim(program);
 
 await program.parseAsync(process.argv);
