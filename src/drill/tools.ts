@@ -42,21 +42,25 @@ export interface SsRow {
   timer?: string;
 }
 
-/** ss's state filter words to the states they select. */
+/** Every state ss shows, in its order. */
+const ALL_STATES: SsState[] = [
+  'ESTAB',
+  'SYN-SENT',
+  'SYN-RECV',
+  'FIN-WAIT-1',
+  'FIN-WAIT-2',
+  'TIME-WAIT',
+  'UNCONN',
+  'CLOSE-WAIT',
+  'LAST-ACK',
+  'LISTEN',
+  'CLOSING',
+];
+const except = (...out: SsState[]): SsState[] => ALL_STATES.filter((s) => !out.includes(s));
+
+/** ss's state filter words to the states they select (ss(8) STATE-FILTER). */
 const STATE_GROUPS: Record<string, SsState[]> = {
-  all: [
-    'ESTAB',
-    'SYN-SENT',
-    'SYN-RECV',
-    'FIN-WAIT-1',
-    'FIN-WAIT-2',
-    'TIME-WAIT',
-    'UNCONN',
-    'CLOSE-WAIT',
-    'LAST-ACK',
-    'LISTEN',
-    'CLOSING',
-  ],
+  all: ALL_STATES,
   established: ['ESTAB'],
   'syn-sent': ['SYN-SENT'],
   'syn-recv': ['SYN-RECV'],
@@ -69,39 +73,14 @@ const STATE_GROUPS: Record<string, SsState[]> = {
   listening: ['LISTEN'],
   listen: ['LISTEN'],
   closing: ['CLOSING'],
-  connected: [
-    'ESTAB',
-    'SYN-SENT',
-    'SYN-RECV',
-    'FIN-WAIT-1',
-    'FIN-WAIT-2',
-    'TIME-WAIT',
-    'CLOSE-WAIT',
-    'LAST-ACK',
-    'CLOSING',
-  ],
-  synchronized: [
-    'ESTAB',
-    'SYN-RECV',
-    'FIN-WAIT-1',
-    'FIN-WAIT-2',
-    'TIME-WAIT',
-    'CLOSE-WAIT',
-    'LAST-ACK',
-    'CLOSING',
-  ],
+  // all but listen and closed
+  connected: except('LISTEN', 'UNCONN'),
+  // connected but syn-sent
+  synchronized: except('LISTEN', 'UNCONN', 'SYN-SENT'),
+  // minisockets: request socks and timewait buckets
   bucket: ['SYN-RECV', 'TIME-WAIT'],
-  big: [
-    'ESTAB',
-    'SYN-SENT',
-    'FIN-WAIT-1',
-    'FIN-WAIT-2',
-    'UNCONN',
-    'CLOSE-WAIT',
-    'LAST-ACK',
-    'LISTEN',
-    'CLOSING',
-  ],
+  // the opposite of bucket
+  big: except('SYN-RECV', 'TIME-WAIT'),
 };
 
 function hostPort(addr: string | null, port: number, family: 4 | 6): [string, string] {

@@ -88,31 +88,7 @@ export function ssTimerText(ms: number): string {
   return s;
 }
 
-/** SOL_SOCKET/SOL_TCP/SOL_IP option symbols usnet sockets take. */
-const SOCKOPTS = new Set<string>([
-  'SO_REUSEADDR',
-  'SO_REUSEPORT',
-  'SO_LINGER',
-  'SO_KEEPALIVE',
-  'SO_RCVBUF',
-  'SO_SNDBUF',
-  'SO_ERROR',
-  'SO_TYPE',
-  'TCP_NODELAY',
-  'TCP_CORK',
-  'TCP_MAXSEG',
-  'TCP_KEEPIDLE',
-  'TCP_KEEPINTVL',
-  'TCP_KEEPCNT',
-  'TCP_USER_TIMEOUT',
-  'TCP_QUICKACK',
-  'TCP_SYNCNT',
-  'TCP_CONGESTION',
-  'IP_BIND_ADDRESS_NO_PORT',
-  'IP_LOCAL_PORT_RANGE',
-  'IPV6_V6ONLY',
-]);
-
+/** The option symbols usnet sockets take, by level (SOL_SOCKET 1, SOL_TCP 6, SOL_IP 0, SOL_IPV6 41). */
 const LEVEL_OPTS: Record<number, string[]> = {
   1: [
     'SO_REUSEADDR',
@@ -139,6 +115,9 @@ const LEVEL_OPTS: Record<number, string[]> = {
   0: ['IP_BIND_ADDRESS_NO_PORT', 'IP_LOCAL_PORT_RANGE'],
   41: ['IPV6_V6ONLY'],
 };
+
+/** Every symbol of LEVEL_OPTS: a script may name the option instead of giving its number. */
+const SOCKOPTS = new Set<string>(Object.values(LEVEL_OPTS).flat());
 
 export class UsnetTarget implements Target {
   readonly name = 'usnet';
