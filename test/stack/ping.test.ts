@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EchoReply } from '../../src/ip/icmp-service.js';
-import { MemoryWire } from '../../src/link/memory-wire.js';
-import { World } from '../../src/sim/world.js';
-import { Stack } from '../../src/stack.js';
 import { formatAddr } from '../../src/wire/addr.js';
-
-function pair(opts: { delay?: number; mtu?: number } = {}) {
-  const world = new World();
-  const wire = world.add(
-    new MemoryWire({ delay: opts.delay ?? 1, mtu: opts.mtu ?? 1500, clock: world.clock }),
-  );
-  const a = world.add(new Stack({ seed: 1, name: 'a' }));
-  const b = world.add(new Stack({ seed: 2, name: 'b' }));
-  a.addInterface('eth0', wire.a, { addrs: ['198.18.0.1/24', 'fd00::1/64'] });
-  b.addInterface('eth0', wire.b, { addrs: ['198.18.0.2/24', 'fd00::2/64'] });
-  return { world, wire, a, b };
-}
+import { twoStacks } from './helpers.js';
 
 test('two stacks ping each other over IPv4 and IPv6', () => {
-  const { world, a, b } = pair();
+  const { world, a, b } = twoStacks();
   const got: EchoReply[] = [];
   a.onEchoReply = (r) => got.push(r);
   b.onEchoReply = (r) => got.push(r);
