@@ -1,8 +1,10 @@
 import type { Link } from '../../src/link/link.js';
 import { Stack, type StackOptions } from '../../src/stack.js';
-import { checksum, fold16, pseudoSumV4, pseudoSumV6, sum16 } from '../../src/wire/checksum.js';
+import { pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
+import { finishIcmp4, finishIcmp6 } from '../../src/wire/icmp.js';
 import { emitIpv4Fast } from '../../src/wire/ipv4.js';
 import { emitIpv6Fast, emitIpv6Fragment } from '../../src/wire/ipv6.js';
+import { emitUdp, newUdpHeader, udpFillChecksum } from '../../src/wire/udp.js';
 
 /** A link that records what the stack transmits. */
 export class CaptureLink implements Link {
@@ -83,23 +85,23 @@ export function udp(
 ): Uint8Array {
   const len = 8 + data.length;
   const b = new Uint8Array(len);
-  b[0] = sport >> 8;
-  b[1] = sport;
-  b[2] = dport >> 8;
-  b[3] = dport;
-  b[4] = len >> 8;
-  b[5] = len;
+  const h = newUdpHeader();
+  h.srcPort = sport;
+  h.dstPort = dport;
+  h.length = len;
+  emitUdp(h, b, 0);
   b.set(data, 8);
-  const ps = src.length === 4 ? pseudoSumV4(src, dst, 17, len) : pseudoSumV6(src, dst, 17, len);
-  let c = ~fold16(sum16(b, 0, len, ps)) & 0xffff;
-  if (c === 0) c = 0xffff;
-  b[6] = c >> 8;
-  b[7] = c;
+  udpFillChecksum(
+    b,
+    0,
+    len,
+    src.length === 4 ? pseudoSumV4(src, dst, 17, len) : pseudoSumV6(src, dst, 17, len),
+  );
   return b;
 }
 
-/** An ICMPv4 message (checksum filled). */
-export function icmp4(type: number, code: number, rest: number, body: Uint8Array): Uint8Array {
+/** An ICMP message: type, code, the 4 "rest of header" bytes, body (checksum not yet filled). */
+function icmp(type: number, code: number, rest: number, body: Uint8Array): Uint8Array {
   const b = new Uint8Array(8 + body.length);
   b[0] = type;
   b[1] = code;
@@ -108,12 +110,17 @@ export function icmp4(type: number, code: number, rest: number, body: Uint8Array
   b[6] = rest >>> 8;
   b[7] = rest;
   b.set(body, 8);
-  const c = checksum(b, 0, b.length);
-  b[2] = c >> 8;
-  b[3] = c;
   return b;
 }
 
+/** An ICMPv4 message (checksum filled). */
+export function icmp4(type: number, code: number, rest: number, body: Uint8Array): Uint8Array {
+  const b = icmp(type, code, rest, body);
+  finishIcmp4(b, 0, b.length);
+  return b;
+}
+
+/** An ICMPv6 message from `src` to `dst` (checksum filled, pseudo-header included). */
 export function icmp6(
   type: number,
   code: number,
@@ -122,17 +129,8 @@ export function icmp6(
   src = B6,
   dst = A6,
 ): Uint8Array {
-  const b = new Uint8Array(8 + body.length);
-  b[0] = type;
-  b[1] = code;
-  b[4] = rest >>> 24;
-  b[5] = rest >>> 16;
-  b[6] = rest >>> 8;
-  b[7] = rest;
-  b.set(body, 8);
-  const c = ~fold16(sum16(b, 0, b.length, pseudoSumV6(src, dst, 58, b.length))) & 0xffff;
-  b[2] = c >> 8;
-  b[3] = c;
+  const b = icmp(type, code, rest, body);
+  finishIcmp6(b, 0, b.length, src, dst);
   return b;
 }
 
