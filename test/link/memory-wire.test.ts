@@ -370,4 +370,36 @@ describe('MemoryWire determinism', () => {
       }
     }
   });
+
+  test('delivered frames are separate copies: writing one changes neither the sender nor other frames', () => {
+    const world = new World();
+    const wire = world.add(new MemoryWire({ clock: world.clock, mtu: 65535, duplicate: 0.3, seed: 5 }));
+    const got: Uint8Array[] = [];
+    wire.b.onReceive = (f) => got.push(f);
+    const sent: Uint8Array[] = [];
+    // Sizes around the slab's limits: small frames share slabs, big ones do not.
+    const sizes = [1, 7, 8, 9, 60, 1500, 8191, 8192, 8193, 20000, 65535];
+    for (let i = 0; i < 200; i++) {
+      const f = frame(i, Math.max(4, sizes[i % sizes.length]));
+      sent.push(f.slice());
+      wire.a.transmit(f);
+      f.fill(0xee); // the sender reuses its buffer at once
+    }
+    world.run();
+    assert.equal(got.length, 200 + wire.statsAToB.duplicated);
+    // Contents as sent (duplicates follow their original).
+    let n = 0;
+    for (const f of got) {
+      while (seqOf(sent[n]) !== seqOf(f)) n++;
+      assert.deepEqual(f, sent[n]);
+    }
+    // The receiver owns its frames and may write them: no two share bytes.
+    got.forEach((f, k) => f.fill((k % 251) + 1));
+    got.forEach((f, k) =>
+      assert.ok(
+        f.every((x) => x === (k % 251) + 1),
+        `frame ${k} overlaps another`,
+      ),
+    );
+  });
 });
