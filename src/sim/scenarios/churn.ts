@@ -57,6 +57,8 @@ export interface ChurnOptions {
   /** Virtual seconds to keep running after the last connect, to let connections finish. Default 5. */
   drainS?: number;
   seed?: number;
+  /** Called after each connect() that found a port, with that port and the virtual time (ms). */
+  onConnect?: (port: number, tMs: number) => void;
   /** Called with each per-second sample as it is taken. */
   onSample?: (s: ChurnSample) => void;
 }
@@ -283,6 +285,7 @@ class ChurnSim {
   tot = { attempted: 0, started: 0, ok: 0, eaddrnotavail: 0, failed: 0 };
   firstEaddrnotavail: number | null = null;
   live = 0;
+  readonly onConnect: ((port: number, tMs: number) => void) | undefined;
 
   constructor(
     o: ChurnOptions,
@@ -290,6 +293,7 @@ class ChurnSim {
     readonly delayMs: number,
   ) {
     this.closer = o.closer ?? 'client';
+    this.onConnect = o.onConnect;
     this.world = new World({ maxStepsSameTime: 1_000_000 });
     const wire = new MemoryWire({ delay: delayMs, mtu: 1500, name: 'wire', clock: this.world.clock });
     const seed = o.seed ?? 1;
@@ -341,6 +345,7 @@ class ChurnSim {
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === 'EINPROGRESS') {
+        this.onConnect?.(s.getsockname().port, this.world.now);
         this.cur.started++;
         this.live++;
         new ClientConn(this, s);

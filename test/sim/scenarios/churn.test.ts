@@ -98,3 +98,31 @@ test('bounds: max connections and option ranges', () => {
   assert.throws(() => runChurn({ rate: 0 }), RangeError);
   assert.throws(() => runChurn({ durationS: 1e9 }), RangeError);
 });
+
+test('the connect() scan without TIME_WAIT lookups (tw_reuse=0) chooses as the one asking every entry (tw_reuse=1, no timestamps)', () => {
+  // Without timestamps no entry can be taken over, so both settings must
+  // give the same ports, second by second; only the first skips the lookups.
+  const o: ChurnOptions = {
+    rate: 50,
+    durationS: 90,
+    timestamps: false,
+    sysctl: { 'net.ipv4.ip_local_port_range': '40000 40999' },
+  };
+  const fastPorts: number[] = [];
+  const slowPorts: number[] = [];
+  const fast = runChurn({
+    ...o,
+    sysctl: { ...o.sysctl, 'net.ipv4.tcp_tw_reuse': 0 },
+    onConnect: (p) => fastPorts.push(p),
+  });
+  const slow = runChurn({
+    ...o,
+    sysctl: { ...o.sysctl, 'net.ipv4.tcp_tw_reuse': 1 },
+    onConnect: (p) => slowPorts.push(p),
+  });
+  assert.equal(fastPorts.length, fast.totals.started);
+  assert.deepEqual(fastPorts, slowPorts);
+  assert.equal(fast.totals.firstEaddrnotavailS, 20);
+  assert.ok(fast.totals.eaddrnotavail > 0);
+  assert.deepEqual(fast.samples, slow.samples);
+});
