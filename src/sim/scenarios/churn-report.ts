@@ -10,7 +10,7 @@ const n = (x: number) => x.toLocaleString('en-US');
 const s1 = (x: number) => (Math.round(x * 1000) / 1000).toString();
 
 export const CHURN_HEADER =
-  '    t/s  attempted       ok  EADDRNOTAVAIL  failed  TW(client)  TW(server)  ports-in-use  TWRecycled  TWOverflow';
+  '   t(s)  attempted       ok  EADDRNOTAVAIL  failed  TW(client)  TW(server)  ports-in-use  TWRecycled  TWOverflow';
 
 export function formatSample(s: ChurnSample): string {
   const pad = (v: number, w: number) => String(v).padStart(w);

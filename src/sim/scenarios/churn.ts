@@ -430,21 +430,8 @@ export function runChurn(o: ChurnOptions = {}): ChurnResult {
     const t = i * interval;
     return t < endMs ? t : Infinity;
   };
-  // Opens every connection due by `t`; the stacks are brought to `t` first so
-  // the connect sees the right clock (TIME_WAIT ages, tw_reuse_delay).
-  world.add({
-    nextDeadline: nextConnect,
-    advance: (t: number) => {
-      if (client.now < t) client.advance(t);
-      if (server.now < t) server.advance(t);
-      while (nextConnect() <= t) {
-        sim.attempt();
-        i++;
-      }
-      if (i >= maxConnections && i * interval < endMs) stoppedBy = 'max-connections';
-    },
-  });
-
+  // The sampler goes before the connector: the sample at t covers [t - 1 s, t),
+  // taken before the connects due at t itself.
   const samples: ChurnSample[] = [];
   const totalS = Math.ceil(durationS + drainS);
   let nextSample = 1000;
@@ -459,6 +446,21 @@ export function runChurn(o: ChurnOptions = {}): ChurnResult {
         o.onSample?.(s);
         nextSample += 1000;
       }
+    },
+  });
+
+  // Opens every connection due by `t`; the stacks are brought to `t` first so
+  // the connect sees the right clock (TIME_WAIT ages, tw_reuse_delay).
+  world.add({
+    nextDeadline: nextConnect,
+    advance: (t: number) => {
+      if (client.now < t) client.advance(t);
+      if (server.now < t) server.advance(t);
+      while (nextConnect() <= t) {
+        sim.attempt();
+        i++;
+      }
+      if (i >= maxConnections && i * interval < endMs) stoppedBy = 'max-connections';
     },
   });
 
