@@ -7,64 +7,7 @@
  * factor of 1.
  */
 import type { IpAddr } from '../wire/addr.js';
-
-// find() runs once per received segment and calls only functions of this
-// module: a call into another module costs ~50 ns more under tsx (its
-// live-binding getters). Same definitions as addr-key.ts.
-
-function isV4Wire(a: IpAddr): boolean {
-  if (a.length === 4) return true;
-  return (
-    a[10] === 0xff &&
-    a[11] === 0xff &&
-    (a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] | a[9]) === 0
-  );
-}
-
-function v4Word(a: IpAddr): number {
-  const o = a.length === 4 ? 0 : 12;
-  return ((a[o] << 24) | (a[o + 1] << 16) | (a[o + 2] << 8) | a[o + 3]) >>> 0;
-}
-
-function word(a: IpAddr, i: number): number {
-  const o = i * 4;
-  return ((a[o] << 24) | (a[o + 1] << 16) | (a[o + 2] << 8) | a[o + 3]) >>> 0;
-}
-
-function sameAddr(a: IpAddr, b: IpAddr): boolean {
-  if (a.length === b.length) {
-    for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
-    return true;
-  }
-  return isV4Wire(a) && isV4Wire(b) && v4Word(a) === v4Word(b);
-}
-
-function mix32(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function hashTuple(laddr: IpAddr, lport: number, raddr: IpAddr, rport: number, seed: number): number {
-  let h = seed | 0;
-  if (isV4Wire(laddr)) {
-    h = mix32(h, v4Word(laddr));
-    h = mix32(h, v4Word(raddr));
-  } else {
-    for (let i = 0; i < 4; i++) h = mix32(h, word(laddr, i));
-    for (let i = 0; i < 4; i++) h = mix32(h, word(raddr, i));
-  }
-  h = mix32(h, ((lport << 16) | rport) >>> 0);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { hashTuple, sameAddr } from './addr-key.js';
 
 /** What the tables need to know of a connection's identity. */
 export interface TupleSock {

@@ -28,48 +28,9 @@
  */
 import type { TimerHandler, TimerWheel } from '../time/timer-wheel.js';
 import type { IpAddr } from '../wire/addr.js';
+import { fmix32, isV4Wire, mix32, v4Word, v6Word } from './addr-key.js';
 
-// The lookup path calls only functions of this module: a call into another
-// module costs ~50 ns more under tsx (its live-binding getters), and these
-// run once per received segment. Same definitions as addr-key.ts.
-
-function isV4Wire(a: IpAddr): boolean {
-  if (a.length === 4) return true;
-  return (
-    a[10] === 0xff &&
-    a[11] === 0xff &&
-    (a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] | a[9]) === 0
-  );
-}
-
-function v4Word(a: IpAddr): number {
-  const o = a.length === 4 ? 0 : 12;
-  return ((a[o] << 24) | (a[o + 1] << 16) | (a[o + 2] << 8) | a[o + 3]) >>> 0;
-}
-
-function v6Word(a: IpAddr, i: number): number {
-  const o = i * 4;
-  return ((a[o] << 24) | (a[o + 1] << 16) | (a[o + 2] << 8) | a[o + 3]) >>> 0;
-}
-
-function mix32(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
+/** hashTuple (addr-key.ts) of an IPv4 tuple already in words, as the table's key columns hold it. */
 function hashTupleV4(l: number, r: number, ports: number, seed: number): number {
   return fmix32(mix32(mix32(mix32(seed | 0, l), r), ports));
 }
