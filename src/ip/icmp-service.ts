@@ -50,27 +50,16 @@ import { IcmpRateLimiter } from './icmp-ratelimit.js';
 import type { NetInterface } from './interface.js';
 import type { PmtuCache, PmtuSnapshot } from './pmtu.js';
 import type { RouteEntry } from './route-table.js';
-import type { Family, IcmpErr, IpHandler, IpOutputOpts, IpRx } from './types.js';
+import type { Family, IcmpErr, IpHandler, IpLayerApi, IpOutputOpts, IpRx } from './types.js';
 
 /** The parts of the IP layer ICMP uses (IpLayer implements it). */
-export interface IcmpHost {
-  isLocal(addr: IpAddr): boolean;
-  isBroadcast(addr: IpAddr): boolean;
+export interface IcmpHost extends Pick<IpLayerApi, 'isLocal' | 'isBroadcast' | 'output'> {
   localIface(addr: IpAddr): NetInterface | null;
   lookup(dst: IpAddr): RouteEntry | null;
   selectSource(dev: NetInterface, dst: IpAddr): IpAddr | null;
   handler(proto: number): IpHandler | null;
   pmtu: PmtuCache;
   pathMtu(e: RouteEntry, dst: IpAddr): number;
-  output(
-    buf: Uint8Array,
-    off: number,
-    len: number,
-    proto: number,
-    src: IpAddr,
-    dst: IpAddr,
-    opts?: IpOutputOpts,
-  ): number;
 }
 
 export interface IcmpContext {
@@ -256,14 +245,7 @@ export class IcmpService {
         if (this.ctx.sysctl.v['net.ipv4.icmp_echo_ignore_all'] === 0) this.echoReply(rx, buf, off, len);
         return;
       case ICMP_ECHOREPLY:
-        this.onEchoReply?.({
-          family: 4,
-          from: rx.src.slice(),
-          id: h.id,
-          seq: h.seq,
-          data: buf.slice(off + ICMP_HEADER_LEN, off + len),
-          ttl: rx.ttl,
-        });
+        this.echoReplyIn(4, rx, h, buf, off, len);
         return;
       case ICMP_DEST_UNREACH:
       case ICMP_TIME_EXCEEDED:
@@ -293,14 +275,7 @@ export class IcmpService {
         if (this.ctx.sysctl.v['net.ipv6.icmp.echo_ignore_all'] === 0) this.echoReply(rx, buf, off, len);
         return;
       case ICMPV6_ECHO_REPLY:
-        this.onEchoReply?.({
-          family: 6,
-          from: rx.src.slice(),
-          id: h.id,
-          seq: h.seq,
-          data: buf.slice(off + ICMP_HEADER_LEN, off + len),
-          ttl: rx.ttl,
-        });
+        this.echoReplyIn(6, rx, h, buf, off, len);
         return;
       case ICMPV6_DEST_UNREACH:
       case ICMPV6_PKT_TOOBIG:
@@ -313,6 +288,25 @@ export class IcmpService {
         // neighbours to discover; nothing to do.
         return;
     }
+  }
+
+  /** An echo reply to one of our pings: handed to `onEchoReply` (copies: `buf` is the link's). */
+  private echoReplyIn(
+    family: Family,
+    rx: IpRx,
+    h: IcmpHeader,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+  ): void {
+    this.onEchoReply?.({
+      family,
+      from: rx.src.slice(),
+      id: h.id,
+      seq: h.seq,
+      data: buf.slice(off + ICMP_HEADER_LEN, off + len),
+      ttl: rx.ttl,
+    });
   }
 
   /** RFC 792 / RFC 1122 §3.2.2: an error quotes the IP header + at least 8 bytes. */
