@@ -19,7 +19,6 @@ import type {
   Expr,
   IcmpSpec,
   IpInfo,
-  Loc,
   OuterHeader,
   PacketAction,
   Script,
@@ -615,9 +614,4 @@ class Parser {
     }
     return { proto: 'icmp', icmpType: ty.text, icmpCode, mtu, echoId, echoed };
   }
-}
-
-/** A location for messages when there is no better one. */
-export function locString(loc: Loc): string {
-  return `${loc.file}:${loc.line}:${loc.col}`;
 }

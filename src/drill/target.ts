@@ -161,9 +161,3 @@ export interface Target {
   /** Tear down (close sockets, delete namespace/devices). Safe to call twice. */
   close(): Promise<void>;
 }
-
-/** A target factory, as the CLI looks them up by `--target NAME`. */
-export type TargetFactory = () => Target;
-
-/** Script header markers: `// usnet-drill: kernel-only: <reason>`. */
-export const MARKER_PREFIX = 'usnet-drill:';
