@@ -23,6 +23,11 @@ export interface DrillConfig extends TargetConfig {
   explicit: Set<string>;
   /** --dry_run: parse the scripts (and their options), run nothing */
   dryRun: boolean;
+  /**
+   * --tso_coalesce (default 1): read a burst of contiguous outbound segments
+   * as the one TSO super-segment a script expects (packetdrill's TUN has TSO)
+   */
+  tsoCoalesce: boolean;
 }
 
 /** packetdrill's defaults for an address family (config.c). */
@@ -60,6 +65,7 @@ export function defaultConfig(): DrillConfig {
     tsTickUs: 0,
     explicit: new Set(),
     dryRun: false,
+    tsoCoalesce: true,
   };
 }
 
@@ -167,6 +173,9 @@ export function applyOption(
         return null;
       case 'dry_run':
         cfg.dryRun = true;
+        return null;
+      case 'tso_coalesce':
+        cfg.tsoCoalesce = value === null || int(0, 1) === 1;
         return null;
       default:
         if (IGNORED.has(name)) return null;

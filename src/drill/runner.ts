@@ -28,6 +28,8 @@ import {
   type Decoded,
   decodePacket,
   F_ACK,
+  F_FIN,
+  F_RST,
   F_SYN,
   flagsString,
   formatOptions,
@@ -114,6 +116,8 @@ export class Runner {
   private readonly fds = new Map<number, { listening: boolean }>();
   /** script fd -> target fd */
   private readonly fdMap = new Map<number, number>();
+  /** outbound packets taken from the target but not yet matched (TSO look-ahead) */
+  private readonly heldOutbound: OutboundPacket[] = [];
 
   constructor(script: Script, target: Target, cfg: DrillConfig, pcap: PcapWriter | null = null) {
     this.script = script;
@@ -329,11 +333,12 @@ export class Runner {
     } else {
       bytes = this.inboundIcmp(ev, ip, spec);
     }
-    if (bytes.length > this.cfg.mtu)
-      this.fail(
-        ev,
-        `inbound packet of ${bytes.length} bytes is larger than the MTU (${this.cfg.mtu}; see --mtu)`,
-      );
+    // Inbound packets may exceed the MTU: packetdrill writes them into its
+    // TUN device, which takes any IP datagram (the way GRO hands the stack
+    // aggregated segments), and upstream scripts inject 2000..60000-byte
+    // segments on an MTU 1500 link. Only the IP length field bounds them.
+    if (bytes.length > 65535)
+      this.fail(ev, `inbound packet of ${bytes.length} bytes is larger than an IP datagram can be (65535)`);
     this.trace(`  inject ${bytes.length} bytes`);
     this.pcap?.write(this.target.nowUs(), bytes);
     await this.target.inject(bytes);
@@ -432,6 +437,8 @@ export class Runner {
   }
 
   private async nextOutbound(untilUs: number): Promise<OutboundPacket | null> {
+    const held = this.heldOutbound.shift();
+    if (held) return held;
     let p = this.target.takeOutbound();
     if (p) return p;
     const limit = Number.isFinite(untilUs) ? untilUs : this.target.nowUs() + this.maxWaitUs();
@@ -460,7 +467,8 @@ export class Runner {
     if (d.error) this.fail(ev, `error handling packet: cannot decode outbound packet: ${d.error}\n${show()}`);
     if (spec.proto === 'tcp') {
       if (!d.tcp) this.fail(ev, `error handling packet: expected a TCP packet\n${show()}`);
-      this.compareTcp(ev, spec, a.srcPort, a.dstPort, d, pkt);
+      const merged = this.coalesceTso(spec.len, d, pkt, tol);
+      this.compareTcp(ev, spec, a.srcPort, a.dstPort, merged ?? d, pkt);
     } else if (spec.proto === 'udp') {
       if (!d.udp) this.fail(ev, `error handling packet: expected a UDP packet\n${show()}`);
       if (d.udp.payloadLen !== spec.len)
@@ -512,6 +520,58 @@ export class Runner {
       }
     }
     return pkt.timeUs;
+  }
+
+  /**
+   * TSO as packetdrill sees it: its TUN device takes TSO super-segments, so
+   * scripts written for it expect one `P. 1:5841(5840)` where a stack that
+   * segments to the MSS (usnet, or the kernel on a TUN without offloads)
+   * sends four back-to-back segments. When the script wants more payload
+   * than the segment seen, the segments that follow it in the same burst
+   * (contiguous seq, same ack and ports, no SYN/RST, within the timing
+   * tolerance) are read as one: payload lengths summed, flags OR-ed (PSH and
+   * FIN come from the last one, as on the super-segment). Only an exact
+   * total is accepted; otherwise the segments are put back and the first
+   * one is compared as it is. `--tso_coalesce=0` turns this off.
+   */
+  private coalesceTso(wantLen: number, d: Decoded, pkt: OutboundPacket, tol: number): Decoded | null {
+    const t = d.tcp;
+    if (!this.cfg.tsoCoalesce || !t || t.payloadLen === 0 || t.payloadLen >= wantLen) return null;
+    if (t.flags & (F_SYN | F_FIN | F_RST)) return null;
+    const taken: OutboundPacket[] = [];
+    let total = t.payloadLen;
+    let flags = t.flags;
+    let last = t;
+    while (total < wantLen) {
+      const q = this.heldOutbound.length > 0 ? this.heldOutbound.shift()! : this.target.takeOutbound();
+      if (!q) break;
+      taken.push(q);
+      const qd = decodePacket(q.bytes);
+      const u = qd.tcp;
+      if (
+        !u ||
+        qd.error ||
+        u.srcPort !== t.srcPort ||
+        u.dstPort !== t.dstPort ||
+        u.ack !== t.ack ||
+        u.seq !== (last.seq + last.payloadLen) >>> 0 ||
+        u.payloadLen === 0 ||
+        u.flags & (F_SYN | F_RST) ||
+        q.timeUs - pkt.timeUs > tol
+      )
+        break;
+      total += u.payloadLen;
+      flags |= u.flags;
+      last = u;
+      if (u.flags & F_FIN) break;
+    }
+    if (total !== wantLen) {
+      this.heldOutbound.unshift(...taken);
+      return null;
+    }
+    for (const q of taken) this.pcap?.write(q.timeUs, q.bytes);
+    this.trace(`  read ${taken.length + 1} segments as one TSO super-segment of ${total} bytes`);
+    return { ...d, tcp: { ...t, payloadLen: total, flags, window: last.window } };
   }
 
   private showActual(pkt: OutboundPacket, d: Decoded): string {
