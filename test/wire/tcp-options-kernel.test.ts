@@ -11,7 +11,7 @@
  * Needs root, /dev/net/tun, ip and python3; skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import { kernelTestsAvailable, Netns } from '../../src/node/netns.js';
 import type { TunLink } from '../../src/node/tun.js';
@@ -30,6 +30,7 @@ import {
   tcpFillChecksum,
 } from '../../src/wire/tcp.js';
 import { parseTcpOptionList } from '../../src/wire/tcp-options.js';
+import { spawnPython, untilReady } from './netns-python.js';
 
 const avail = kernelTestsAvailable();
 const skip = avail.ok ? false : `needs root, /dev/net/tun, ip and python3: ${avail.reason}`;
@@ -141,41 +142,26 @@ test("the kernel's SYN, SYN-ACK and SACK option layouts equal writeLinuxOptions,
       frames.push(f.slice());
     };
     // A listener that stays until we close its stdin (or 60 s pass).
-    listener = spawn(
-      'ip',
+    listener = spawnPython(
+      ns,
       [
-        'netns',
-        'exec',
-        ns.name,
-        'python3',
-        '-c',
-        [
-          'import socket, sys, signal',
-          'signal.alarm(60)',
-          's = socket.socket()',
-          's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
-          `s.bind(("198.18.0.1", ${KPORT}))`,
-          's.listen(16)',
-          'out = []',
-          'print("ready", flush=True)',
-          'for line in sys.stdin:',
-          '    c = socket.socket()',
-          '    c.setblocking(False)',
-          '    c.connect_ex(("198.18.0.2", 6000))',
-          '    out.append(c)',
-        ].join('\n'),
+        'import socket, sys, signal',
+        'signal.alarm(60)',
+        's = socket.socket()',
+        's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+        `s.bind(("198.18.0.1", ${KPORT}))`,
+        's.listen(16)',
+        'out = []',
+        'print("ready", flush=True)',
+        'for line in sys.stdin:',
+        '    c = socket.socket()',
+        '    c.setblocking(False)',
+        '    c.connect_ex(("198.18.0.2", 6000))',
+        '    out.append(c)',
       ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
+      'pipe',
     );
-    const ready = await new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(false), 15_000);
-      listener!.stdout!.on('data', (d: Buffer) => {
-        if (d.toString().includes('ready')) {
-          clearTimeout(t);
-          resolve(true);
-        }
-      });
-    });
+    const ready = await untilReady(listener);
     assert.ok(ready, 'listener started');
 
     let sport = 41000;

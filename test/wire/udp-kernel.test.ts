@@ -8,7 +8,7 @@
  * Needs root, /dev/net/tun, ip and python3; skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import { kernelTestsAvailable, Netns } from '../../src/node/netns.js';
 import type { TunLink } from '../../src/node/tun.js';
@@ -16,6 +16,7 @@ import { pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
 import { emitIpv4Fast, newIpv4Header, parseIpv4 } from '../../src/wire/ipv4.js';
 import { emitIpv6Fast, newIpv6Header, parseIpv6 } from '../../src/wire/ipv6.js';
 import { emitUdp, newUdpHeader, parseUdp, udpChecksumOk, udpFillChecksum } from '../../src/wire/udp.js';
+import { spawnPython, untilReady } from './netns-python.js';
 
 const avail = kernelTestsAvailable();
 const skip = avail.ok ? false : `needs root, /dev/net/tun, ip and python3: ${avail.reason}`;
@@ -82,37 +83,22 @@ test('UDP checksums against the kernel: ours accepted, its verify, zero/wrong tr
       const t = echo(f);
       if (t !== null) echoed.push(t);
     };
-    server = spawn(
-      'ip',
+    server = spawnPython(
+      ns,
       [
-        'netns',
-        'exec',
-        ns.name,
-        'python3',
-        '-c',
-        [
-          'import socket, select, signal',
-          'signal.alarm(60)',
-          `a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("0.0.0.0", ${PORT}))`,
-          `b = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); b.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); b.bind(("::", ${PORT}))`,
-          'print("ready", flush=True)',
-          'while True:',
-          '    for s in select.select([a, b], [], [])[0]:',
-          '        d, peer = s.recvfrom(2048)',
-          '        s.sendto(d, peer)',
-        ].join('\n'),
+        'import socket, select, signal',
+        'signal.alarm(60)',
+        `a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("0.0.0.0", ${PORT}))`,
+        `b = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); b.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); b.bind(("::", ${PORT}))`,
+        'print("ready", flush=True)',
+        'while True:',
+        '    for s in select.select([a, b], [], [])[0]:',
+        '        d, peer = s.recvfrom(2048)',
+        '        s.sendto(d, peer)',
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      'ignore',
     );
-    const ready = await new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(false), 15_000);
-      server!.stdout!.on('data', (d: Buffer) => {
-        if (d.toString().includes('ready')) {
-          clearTimeout(t);
-          resolve(true);
-        }
-      });
-    });
+    const ready = await untilReady(server);
     assert.ok(ready, 'echo server started');
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     let id = 1;
