@@ -87,6 +87,12 @@ class Parser {
     this.next();
     return t.num;
   }
+  /** `word N` when the next token is `word`, else null (an optional keyed number). */
+  private optInt(word: string, what: string): number | null {
+    if (!this.isWord(word)) return null;
+    this.next();
+    return this.expectInt(what);
+  }
   private expectWord(w: string): Token {
     const t = this.peek();
     if (t.kind !== 'word' || t.text !== w) this.fail(t, `expected '${w}'`);
@@ -473,22 +479,11 @@ class Parser {
     if (len < 0 || len > 65535) throw new DrillParseError(st.loc, 'TCP payload size out of range');
     if ((seq + len) % 2 ** 32 !== endSeq % 2 ** 32)
       throw new DrillParseError(st.loc, 'inconsistent TCP sequence numbers and payload size');
-    let ack: number | null = null;
-    let win: number | null = null;
-    let urg: number | null = null;
-    if (this.isWord('ack')) {
-      this.next();
-      ack = this.expectInt('ack number');
-    }
-    if (this.isWord('win')) {
-      this.next();
-      win = this.expectInt('window');
-      if (win < 0 || win > 65535) throw new DrillParseError(st.loc, 'TCP window value out of range');
-    }
-    if (this.isWord('urg')) {
-      this.next();
-      urg = this.expectInt('urgent pointer');
-    }
+    const ack = this.optInt('ack', 'ack number');
+    const win = this.optInt('win', 'window');
+    if (win !== null && (win < 0 || win > 65535))
+      throw new DrillParseError(st.loc, 'TCP window value out of range');
+    const urg = this.optInt('urg', 'urgent pointer');
     let options: TcpOptionSpec[] | null = [];
     let optionsWritten = false;
     if (this.isPunct('<')) {
@@ -582,16 +577,8 @@ class Parser {
     if (ty.kind !== 'word') this.fail(ty, 'expected an ICMP type (unreachable, echo_request, ...)');
     let icmpCode: string | null = null;
     if (this.peek().kind === 'word' && !['mtu', 'id'].includes(this.peek().text)) icmpCode = this.next().text;
-    let mtu: number | null = null;
-    let echoId: number | null = null;
-    if (this.isWord('mtu')) {
-      this.next();
-      mtu = this.expectInt('mtu');
-    }
-    if (this.isWord('id')) {
-      this.next();
-      echoId = this.expectInt('echo id');
-    }
+    const mtu = this.optInt('mtu', 'mtu');
+    const echoId = this.optInt('id', 'echo id');
     let echoed: IcmpSpec['echoed'] = null;
     if (this.isPunct('[')) {
       this.next();
