@@ -5,7 +5,8 @@
  */
 
 import type { IpAddr } from '../wire/addr.js';
-import { checksum as inetChecksum, pseudoSumV4, pseudoSumV6 } from '../wire/checksum.js';
+import { pseudoSum } from '../wire/checksum.js';
+import { finishIcmp4, finishIcmp6 } from '../wire/icmp.js';
 import { emitIpv4, newIpv4Header, parseIpv4 } from '../wire/ipv4.js';
 import { emitIpv6, newIpv6Header, parseIpv6 } from '../wire/ipv6.js';
 import { emitTcp, newTcpHeader, parseTcp, TCP_HEADER_LEN, tcpFillChecksum } from '../wire/tcp.js';
@@ -103,9 +104,7 @@ export function buildTcpPacket(ip: IpFields, tcp: TcpFields): Uint8Array {
   const buf = new Uint8Array(iphl + segLen);
   buf.set(scratch.subarray(0, thl), iphl);
   writeIp(ip, buf, 6, segLen);
-  const ps =
-    ip.family === 4 ? pseudoSumV4(ip.src, ip.dst, 6, segLen) : pseudoSumV6(ip.src, ip.dst, 6, segLen);
-  tcpFillChecksum(buf, iphl, segLen, ps);
+  tcpFillChecksum(buf, iphl, segLen, pseudoSum(ip.src, ip.dst, 6, segLen));
   return buf;
 }
 
@@ -124,8 +123,7 @@ export function buildUdpPacket(
   u.length = len;
   emitUdp(u, buf, iphl);
   writeIp(ip, buf, 17, len);
-  const ps = ip.family === 4 ? pseudoSumV4(ip.src, ip.dst, 17, len) : pseudoSumV6(ip.src, ip.dst, 17, len);
-  udpFillChecksum(buf, iphl, len, ps);
+  udpFillChecksum(buf, iphl, len, pseudoSum(ip.src, ip.dst, 17, len));
   return buf;
 }
 
@@ -154,12 +152,8 @@ export function buildIcmpError(
   buf[o + 7] = rest;
   buf.set(q, o + 8);
   writeIp(ip, buf, ip.family === 4 ? 1 : 58, len);
-  const c =
-    ip.family === 4
-      ? inetChecksum(buf, o, len)
-      : inetChecksum(buf, o, len, pseudoSumV6(ip.src, ip.dst, 58, len));
-  buf[o + 2] = c >>> 8;
-  buf[o + 3] = c;
+  if (ip.family === 4) finishIcmp4(buf, o, len);
+  else finishIcmp6(buf, o, len, ip.src, ip.dst);
   return buf;
 }
 

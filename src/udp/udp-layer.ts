@@ -17,7 +17,7 @@ import type { Rng } from '../rng.js';
 import type { Wakeable } from '../stack.js';
 import type { Sysctl } from '../sysctl.js';
 import { addrEquals, type IpAddr, isUnspecified, isV4Mapped, v4Mapped } from '../wire/addr.js';
-import { pseudoSumV4, pseudoSumV6 } from '../wire/checksum.js';
+import { pseudoSum } from '../wire/checksum.js';
 import { newUdpHeader, parseUdp, UDP_HEADER_LEN, udpChecksumOk, udpFillChecksum } from '../wire/udp.js';
 import { UdpSocket } from './udp-socket.js';
 
@@ -204,10 +204,7 @@ export class UdpLayer implements IpHandler {
     b[hr + 4] = ulen >> 8;
     b[hr + 5] = ulen;
     b.set(data, hr + UDP_HEADER_LEN);
-    const pseudo = v4
-      ? pseudoSumV4(src, wireDst, IPPROTO_UDP, ulen)
-      : pseudoSumV6(src, wireDst, IPPROTO_UDP, ulen);
-    udpFillChecksum(b, hr, ulen, pseudo);
+    udpFillChecksum(b, hr, ulen, pseudoSum(src, wireDst, IPPROTO_UDP, ulen));
     // Linux IP_PMTUDISC_WANT (the default with ip_no_pmtu_disc = 0): DF when
     // the datagram fits the path MTU, local fragmentation when it does not.
     const df = hr + ulen <= r.mtu;
@@ -237,11 +234,7 @@ export class UdpLayer implements IpHandler {
       this.inc(fam, 2);
       return;
     }
-    const pseudo =
-      fam === 4
-        ? pseudoSumV4(rx.src, rx.dst, IPPROTO_UDP, h.length)
-        : pseudoSumV6(rx.src, rx.dst, IPPROTO_UDP, h.length);
-    if (!udpChecksumOk(buf, off, h.length, pseudo, fam)) {
+    if (!udpChecksumOk(buf, off, h.length, pseudoSum(rx.src, rx.dst, IPPROTO_UDP, h.length), fam)) {
       this.inc(fam, 5);
       this.inc(fam, 2);
       return;

@@ -446,6 +446,11 @@ export function pseudoSumV6(
   return s;
 }
 
+/** The pseudo-header partial sum for a packet between `src` and `dst`: IPv4 for 4-byte addresses, else IPv6. */
+export function pseudoSum(src: Uint8Array, dst: Uint8Array, proto: number, len: number): number {
+  return src.length === 4 ? pseudoSumV4(src, dst, proto, len) : pseudoSumV6(src, dst, proto, len);
+}
+
 /**
  * RFC 1624 eqn. 3 incremental update: the new checksum field value after a
  * 16-bit word covered by `csum` changes from `oldWord` to `newWord`

@@ -1,6 +1,6 @@
 import type { Link } from '../../src/link/link.js';
 import { Stack, type StackOptions } from '../../src/stack.js';
-import { pseudoSumV4, pseudoSumV6 } from '../../src/wire/checksum.js';
+import { pseudoSum } from '../../src/wire/checksum.js';
 import { finishIcmp4, finishIcmp6 } from '../../src/wire/icmp.js';
 import { emitIpv4Fast } from '../../src/wire/ipv4.js';
 import { emitIpv6Fast, emitIpv6Fragment } from '../../src/wire/ipv6.js';
@@ -91,12 +91,7 @@ export function udp(
   h.length = len;
   emitUdp(h, b, 0);
   b.set(data, 8);
-  udpFillChecksum(
-    b,
-    0,
-    len,
-    src.length === 4 ? pseudoSumV4(src, dst, 17, len) : pseudoSumV6(src, dst, 17, len),
-  );
+  udpFillChecksum(b, 0, len, pseudoSum(src, dst, 17, len));
   return b;
 }
 

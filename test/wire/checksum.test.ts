@@ -9,6 +9,7 @@ import {
   checksumUpdate32,
   finishChecksum,
   fold16,
+  pseudoSum,
   pseudoSumV4,
   pseudoSumV6,
   sum16,
@@ -294,5 +295,22 @@ test('views of a wireBuffer are summed in place too; out-of-range off/len clamp 
       },
     ),
     { numRuns: 500 },
+  );
+});
+
+test('pseudoSum picks the IPv4 pseudo-header for 4-byte addresses and the IPv6 one for 16-byte addresses', () => {
+  fc.assert(
+    fc.property(
+      fc.boolean(),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }),
+      fc.integer({ min: 0, max: 255 }),
+      fc.integer({ min: 0, max: 0xffffff }),
+      (v4, s16, d16, proto, len) => {
+        const [s, d] = v4 ? [s16.subarray(0, 4), d16.subarray(0, 4)] : [s16, d16];
+        const want = v4 ? pseudoSumV4(s, d, proto, len) : pseudoSumV6(s, d, proto, len);
+        assert.equal(pseudoSum(s, d, proto, len), want);
+      },
+    ),
   );
 });
