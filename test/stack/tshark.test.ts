@@ -11,12 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { MemoryWire } from '../../src/link/memory-wire.js';
 import { PcapTap } from '../../src/link/pcap-tap.js';
 import { saveCapture } from '../../src/node/pcap-file.js';
-import { World } from '../../src/sim/world.js';
-import { Stack } from '../../src/stack.js';
 import { PcapWriter } from '../../src/wire/pcap.js';
+import { twoStacks } from './helpers.js';
 
 const hasTshark = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
 const inCi = process.env.CI === 'true';
@@ -66,14 +64,13 @@ test('tshark finds no malformed packets or bad checksums in a two-stack capture 
   assert.ok(hasTshark, 'tshark is required when CI=true: apt-get install -y tshark (.ci/run does this)');
   const dir = mkdtempSync(join(tmpdir(), 'usnet-tshark-'));
   try {
-    const world = new World();
-    const wire = world.add(new MemoryWire({ delay: 2, mtu: 1500, clock: world.clock }));
     const pcap = new PcapWriter();
-    const tap = new PcapTap(wire.a, pcap, world.clock, 'a-eth0');
-    const a = world.add(new Stack({ seed: 11, name: 'a' }));
-    const b = world.add(new Stack({ seed: 12, name: 'b' }));
-    a.addInterface('eth0', tap, { addrs: ['198.18.0.1/24', 'fd00::1/64'] });
-    b.addInterface('eth0', wire.b, { addrs: ['198.18.0.2/24', 'fd00::2/64'] });
+    const { world, a, b } = twoStacks({
+      delay: 2,
+      a: { seed: 11 },
+      b: { seed: 12 },
+      linkA: (end, w) => new PcapTap(end, pcap, w.clock, 'a-eth0'),
+    });
     const replies: string[] = [];
     a.onEchoReply = (r) => replies.push(`${r.family}/${r.id}/${r.seq}/${r.data.length}`);
 
@@ -256,14 +253,13 @@ test('tshark: a TCP connection between two stacks (v4 and v6) has good TCP check
   const { TcpLayer } = await import('../../src/tcp/tcp.js');
   const dir = mkdtempSync(join(tmpdir(), 'usnet-tshark-tcp-'));
   try {
-    const world = new World();
-    const wire = world.add(new MemoryWire({ delay: 2, mtu: 1500, clock: world.clock }));
     const pcap = new PcapWriter();
-    const tap = new PcapTap(wire.a, pcap, world.clock, 'a-eth0');
-    const a = world.add(new Stack({ seed: 21, name: 'a' }));
-    const b = world.add(new Stack({ seed: 22, name: 'b' }));
-    a.addInterface('eth0', tap, { addrs: ['198.18.0.1/24', 'fd00::1/64'] });
-    b.addInterface('eth0', wire.b, { addrs: ['198.18.0.2/24', 'fd00::2/64'] });
+    const { world, a, b } = twoStacks({
+      delay: 2,
+      a: { seed: 21 },
+      b: { seed: 22 },
+      linkA: (end, w) => new PcapTap(end, pcap, w.clock, 'a-eth0'),
+    });
     new TcpLayer(a);
     new TcpLayer(b);
     const payload = new Uint8Array(5000).map((_, i) => (i * 7) & 0xff);
