@@ -15,6 +15,8 @@ export interface Poker {
 
 export class NetContext {
   private kicked = false;
+  /** Sockets and servers that keep the process alive (Node front end: liveness.ts). */
+  readonly held = new Set<{ set(on: boolean): void }>();
 
   constructor(
     readonly tcp: TcpLayer,
@@ -35,6 +37,11 @@ export class NetContext {
 
   socket(family: 4 | 6): TcpSocket {
     return this.tcp.socket(family);
+  }
+
+  /** Stop every socket and server of this network from keeping the process alive (its driver stopped). */
+  release(): void {
+    for (const h of [...this.held]) h.set(false);
   }
 
   /**

@@ -53,6 +53,8 @@ export interface UsnetNet {
   isIPv6: typeof isIPv6;
   /** The stack these sockets live on. */
   stack: Stack;
+  /** Stop this network's open sockets and servers from keeping the process alive (call when its driver stops). */
+  release(): void;
 }
 
 export function createNet(o: CreateNetOptions): UsnetNet {
@@ -83,5 +85,6 @@ export function createNet(o: CreateNetOptions): UsnetNet {
     isIPv4,
     isIPv6,
     stack: o.stack,
+    release: () => ctx.release(),
   };
 }

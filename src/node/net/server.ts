@@ -13,6 +13,7 @@ import type { TcpSocket } from '../../socket/tcp-socket.js';
 import { isIP } from './address.js';
 import type { NetContext } from './context.js';
 import { netError, nodeError } from './errors.js';
+import { Liveness } from './liveness.js';
 import { type AddressInfo, UsnetSocket } from './socket.js';
 
 export interface ServerOptions {
@@ -36,6 +37,9 @@ export class UsnetServer extends EventEmitter {
   private readonly opts: ServerOptions;
   private scheduled = false;
   private closing = false;
+  /** Listening and not unref()'d: keeps the process alive. */
+  private readonly live: Liveness;
+  private refed = true;
 
   constructor(
     readonly ctx: NetContext,
@@ -43,6 +47,7 @@ export class UsnetServer extends EventEmitter {
     connectionListener?: (s: UsnetSocket) => void,
   ) {
     super();
+    this.live = new Liveness(ctx.held);
     let listener = connectionListener;
     if (typeof options === 'function') {
       listener = options;
@@ -116,6 +121,7 @@ export class UsnetServer extends EventEmitter {
         break;
       }
       this.listener = s;
+      this.live.set(this.refed);
       s.onEvent = () => this.schedule();
       this.ctx.kick();
       process.nextTick(() => this.emit('listening'));
@@ -177,6 +183,7 @@ export class UsnetServer extends EventEmitter {
       this.ctx.sync();
       this.listener.close();
       this.listener = null;
+      this.live.set(false);
       this.ctx.kick();
     }
     this.closing = true;
@@ -203,9 +210,13 @@ export class UsnetServer extends EventEmitter {
   }
 
   ref(): this {
+    this.refed = true;
+    if (this.listener !== null) this.live.set(true);
     return this;
   }
   unref(): this {
+    this.refed = false;
+    this.live.set(false);
     return this;
   }
 }

@@ -16,6 +16,7 @@ import { isIP, resolveHost } from './address.js';
 import { TcpConn } from './conn.js';
 import type { NetContext } from './context.js';
 import { nodeError } from './errors.js';
+import { Liveness } from './liveness.js';
 
 export interface SocketOptions {
   allowHalfOpen?: boolean;
@@ -57,6 +58,9 @@ export class UsnetSocket extends Duplex {
   private noDelay: boolean;
   private keepAlive: boolean;
   private keepAliveDelay: number;
+  /** Open and not unref()'d: keeps the process alive, as a net.Socket's handle does. */
+  private readonly live: Liveness;
+  private refed = true;
 
   constructor(
     readonly ctx: NetContext,
@@ -67,6 +71,7 @@ export class UsnetSocket extends Duplex {
     this.noDelay = opts.noDelay === true;
     this.keepAlive = opts.keepAlive === true;
     this.keepAliveDelay = opts.keepAliveInitialDelay ?? 0;
+    this.live = new Liveness(ctx.held);
     this.conn = new TcpConn(ctx, {
       connect: () => {
         this.emit('connect');
@@ -109,6 +114,7 @@ export class UsnetSocket extends Duplex {
   /** Adopt an accepted, connected TcpSocket (the server side). */
   attach(sock: TcpSocket, pauseOnCreate = false): this {
     this.conn.attach(sock, this.connOptions());
+    this.live.set(this.refed);
     // As net.Socket with a handle: start reading into the stream's buffer at
     // once (so end of stream is seen without a consumer), unless paused.
     if (pauseOnCreate) this.pause();
@@ -142,6 +148,7 @@ export class UsnetSocket extends Duplex {
     if (opts.keepAliveInitialDelay !== undefined) this.keepAliveDelay = opts.keepAliveInitialDelay;
     if (opts.timeout !== undefined) this.setTimeout(opts.timeout);
     this.conn.connecting = true; // connecting from now on, also while a name resolves
+    this.live.set(this.refed);
     const host = opts.host ?? 'localhost';
     const literal =
       isIP(host) !== 0
@@ -201,6 +208,7 @@ export class UsnetSocket extends Duplex {
 
   override _destroy(err: Error | null, cb: Cb): void {
     this.clearTimer();
+    this.live.set(false);
     this.conn.close();
     cb(err);
     // Node emits 'close' from the handle's close callback, a later turn of the
@@ -265,9 +273,13 @@ export class UsnetSocket extends Duplex {
   }
 
   ref(): this {
+    this.refed = true;
+    if (!this.destroyed && (this.conn.sock !== null || this.conn.connecting)) this.live.set(true);
     return this;
   }
   unref(): this {
+    this.refed = false;
+    this.live.set(false);
     return this;
   }
 

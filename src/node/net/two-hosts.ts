@@ -28,7 +28,7 @@ export interface TwoHosts {
   driver: RealtimeDriver;
   netA: UsnetNet;
   netB: UsnetNet;
-  /** Stop the driver (the stacks stay as they are: TIME_WAIT entries included). */
+  /** Stop the driver (the stacks stay as they are: TIME_WAIT entries included) and release the process. */
   close(): void;
 }
 
@@ -36,7 +36,9 @@ export const ADDR_A = '198.18.0.1';
 export const ADDR_B = '198.18.0.2';
 
 export function twoHosts(o: TwoHostsOptions = {}): TwoHosts {
-  const driver = new RealtimeDriver();
+  // Unref'd: like the kernel's timers, the stacks' (TIME_WAIT, ...) never keep
+  // the process alive; open sockets and listening servers do (liveness.ts).
+  const driver = new RealtimeDriver([], { unref: true });
   const wire = new MemoryWire({
     delay: 0.1,
     mtu: 1500,
@@ -59,13 +61,20 @@ export function twoHosts(o: TwoHostsOptions = {}): TwoHosts {
   driver.add(wire);
   driver.start();
   const hosts = { 'a.test': ADDR_A, 'b.test': ADDR_B, ...o.hosts };
+  const netA = createNet({ stack: a, driver, hosts });
+  const netB = createNet({ stack: b, driver, hosts });
   return {
     a,
     b,
     wire,
     driver,
-    netA: createNet({ stack: a, driver, hosts }),
-    netB: createNet({ stack: b, driver, hosts }),
-    close: () => driver.stop(),
+    netA,
+    netB,
+    close: () => {
+      driver.stop();
+      // Nothing moves any more: open sockets must not hold the process.
+      netA.release();
+      netB.release();
+    },
   };
 }

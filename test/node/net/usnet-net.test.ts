@@ -6,6 +6,7 @@
  * socket options reaching the TCP socket underneath.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import type { UsnetSocket } from '../../../src/node/net/index.js';
@@ -158,3 +159,47 @@ test(
     assert.equal(row?.state, 'TIME-WAIT');
   },
 );
+
+function script(code: string, timeoutMs: number) {
+  return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
+}
+
+test(
+  'process lifetime as with node:net: exits once sockets and servers are closed, TIME_WAIT notwithstanding',
+  T,
+  () => {
+    const r = script(
+      `import { twoHosts } from './src/node/net/two-hosts.ts';
+     const h = twoHosts();
+     const srv = h.netB.createServer((s) => s.end('bye'));
+     srv.listen(9, '198.18.0.2', () => {
+       const c = h.netA.connect(9, '198.18.0.2');
+       c.on('data', (d) => console.log(String(d)));
+       c.on('close', () => srv.close(() => console.log('tw', h.b.tcp.list().filter((r) => r.state === 'TIME-WAIT').length)));
+     });`,
+      15_000,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'bye\ntw 1\n');
+  },
+);
+
+test('process lifetime: a listening server keeps the process alive, unless unref()', T, () => {
+  const alive = script(
+    `import { twoHosts } from './src/node/net/two-hosts.ts';
+     twoHosts().netB.createServer().listen(9, '198.18.0.2', () => console.log('listening'));`,
+    2500,
+  );
+  assert.equal(alive.signal, 'SIGTERM', 'the process ended while a server was listening');
+  assert.equal(alive.stdout, 'listening\n');
+  const unref = script(
+    `import { twoHosts } from './src/node/net/two-hosts.ts';
+     twoHosts().netB.createServer().listen(9, '198.18.0.2', () => console.log('listening')).unref();`,
+    15_000,
+  );
+  assert.equal(unref.status, 0, unref.stderr);
+  assert.equal(unref.stdout, 'listening\n');
+});
