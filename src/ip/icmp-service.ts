@@ -339,18 +339,8 @@ export class IcmpService {
     }
     const src = buf.subarray(q + 12, q + 16);
     const dst = buf.subarray(q + 16, q + 20);
-    // Only errors about packets we could have sent: from one of our addresses.
-    if (!this.ip.isLocal(src)) return;
-    let snap: PmtuSnapshot | null = null;
-    if (h.type === ICMP_DEST_UNREACH && h.code === ICMP_FRAG_NEEDED) {
-      snap = this.ip.pmtu.snapshot(dst, this.ctx.now);
-      e.mtu = this.updatePmtu(dst, h.mtu, 4);
-      if (e.mtu === 0) return;
-    }
-    // Linux lowers the path MTU only from a transport's error handler that
-    // found the socket (udp_err / tcp_v4_err): undo it when none did.
-    if (!this.deliverError(e, rx, buf[q + 9], src, dst, buf, q + ihl, qlen - ihl) && snap !== null)
-      this.ip.pmtu.restore(dst, snap);
+    const pmtuMsg = h.type === ICMP_DEST_UNREACH && h.code === ICMP_FRAG_NEEDED;
+    this.quotedError(rx, h.mtu, pmtuMsg, buf[q + 9], src, dst, buf, q + ihl, qlen - ihl);
   }
 
   private errorIn6(rx: IpRx, h: IcmpHeader, buf: Uint8Array, off: number, len: number): void {
@@ -394,14 +384,37 @@ export class IcmpService {
     }
     const src = buf.subarray(q + 8, q + 24);
     const dst = buf.subarray(q + 24, q + 40);
+    this.quotedError(rx, h.mtu, h.type === ICMPV6_PKT_TOOBIG, nh, src, dst, buf, q + p, qlen - p);
+  }
+
+  /**
+   * The common end of errorIn4/errorIn6, with `this.err` filled: the quoted
+   * packet went `src` → `dst` carrying `proto` at `buf[at .. at+n)`.
+   * `pmtuMsg`: frag-needed / packet-too-big reporting `mtu`.
+   */
+  private quotedError(
+    rx: IpRx,
+    mtu: number,
+    pmtuMsg: boolean,
+    proto: number,
+    src: IpAddr,
+    dst: IpAddr,
+    buf: Uint8Array,
+    at: number,
+    n: number,
+  ): void {
+    const e = this.err;
+    // Only errors about packets we could have sent: from one of our addresses.
     if (!this.ip.isLocal(src)) return;
     let snap: PmtuSnapshot | null = null;
-    if (h.type === ICMPV6_PKT_TOOBIG) {
+    if (pmtuMsg) {
       snap = this.ip.pmtu.snapshot(dst, this.ctx.now);
-      e.mtu = this.updatePmtu(dst, h.mtu, 6);
+      e.mtu = this.updatePmtu(dst, mtu, e.family);
       if (e.mtu === 0) return;
     }
-    if (!this.deliverError(e, rx, nh, src, dst, buf, q + p, qlen - p) && snap !== null)
+    // Linux lowers the path MTU only from a transport's error handler that
+    // found the socket (udp_err / tcp_v4_err, udpv6_err / tcp_v6_err): undo it when none did.
+    if (!this.deliverError(e, rx, proto, src, dst, buf, at, n) && snap !== null)
       this.ip.pmtu.restore(dst, snap);
   }
 
