@@ -82,6 +82,12 @@ const DEFAULTS = {
   'net.ipv4.tcp_comp_sack_nr': 44,
   'net.ipv4.tcp_comp_sack_delay_ns': 1000000,
   'net.ipv4.tcp_pingpong_thresh': 1,
+  // Segmentation offload knobs: usnet sends one MSS per segment (no TSO/GSO),
+  // so these are accepted and kept (scripts written for Linux set them) but
+  // change nothing.
+  'net.ipv4.tcp_tso_win_divisor': 3,
+  'net.ipv4.tcp_min_tso_segs': 2,
+  'net.ipv4.tcp_tso_rtt_log': 9,
   // IP and ICMP
   'net.ipv4.ip_default_ttl': 64,
   'net.ipv4.ip_no_pmtu_disc': 0,

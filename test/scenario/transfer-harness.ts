@@ -52,18 +52,8 @@ export function twoStacks(o: PairOptions = {}): Hosts {
   const wire = new MemoryWire({ delay: 1, mtu: 1500, name: 'wire', ...o.wire, clock: world.clock });
   const a = world.add(new Stack({ seed: 1, name: 'a', ...o.a }));
   const b = world.add(new Stack({ seed: 2, name: 'b', ...o.b }));
-  // World.step() advances only the members that are due, so a stack whose
-  // own timers are not due would receive the wire's frames with a stale
-  // clock (wrong RTT samples, timers armed in the past). Bring both stacks
-  // to the wire's time before it delivers.
-  world.add({
-    nextDeadline: () => wire.nextDeadline(),
-    advance: (t: number) => {
-      if (a.now < t) a.advance(t);
-      if (b.now < t) b.advance(t);
-      wire.advance(t);
-    },
-  });
+  // World brings both stacks to the event time before the wire delivers.
+  world.add(wire);
   a.addInterface('eth0', wire.a, { addrs: ['198.18.0.1/24'] });
   b.addInterface('eth0', wire.b, { addrs: ['198.18.0.2/24'] });
   tcpOf(a);
