@@ -11,6 +11,7 @@ import { emitIpv4, newIpv4Header, parseIpv4 } from '../wire/ipv4.js';
 import { emitIpv6, newIpv6Header, parseIpv6 } from '../wire/ipv6.js';
 import { emitTcp, newTcpHeader, parseTcp, TCP_HEADER_LEN, tcpFillChecksum } from '../wire/tcp.js';
 import { parseTcpOptionList, type TcpOption } from '../wire/tcp-options.js';
+import { tcpOptionText } from '../wire/tcpdump.js';
 import { emitUdp, newUdpHeader, parseUdp, udpFillChecksum } from '../wire/udp.js';
 
 export const F_FIN = 0x01;
@@ -280,35 +281,28 @@ export function decodePacket(bytes: Uint8Array): Decoded {
   return out;
 }
 
-/** Options in packetdrill's notation: `mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7`. */
+/**
+ * Options in packetdrill's notation: `mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7`.
+ * The same words as tcpdump's but for SACK (`sack 1:2 5:9`, edges made
+ * relative to `sackBase`) and unknown kinds (`opt<kind>(<body length>)`).
+ */
 export function formatOptions(opts: readonly TcpOption[], sackBase = 0): string {
   return opts
     .map((o) => {
-      switch (o.kind) {
-        case 'nop':
-          return 'nop';
-        case 'eol':
-          return 'eol';
-        case 'mss':
-          return `mss ${o.mss}`;
-        case 'wscale':
-          return `wscale ${o.shift}`;
-        case 'sackOk':
-          return 'sackOK';
-        case 'ts':
-          return `TS val ${o.val} ecr ${o.ecr}`;
-        case 'sack': {
-          const parts: string[] = [];
-          for (let i = 0; i + 1 < o.blocks.length; i += 2)
-            parts.push(`${(o.blocks[i] - sackBase) >>> 0}:${(o.blocks[i + 1] - sackBase) >>> 0}`);
-          return `sack ${parts.join(' ')}`;
-        }
-        case 'unknown':
-          return `opt${o.code}(${o.data.length})`;
+      if (o.kind === 'sack') {
+        const parts: string[] = [];
+        for (let i = 0; i + 1 < o.blocks.length; i += 2)
+          parts.push(`${(o.blocks[i] - sackBase) >>> 0}:${(o.blocks[i + 1] - sackBase) >>> 0}`);
+        return `sack ${parts.join(' ')}`;
       }
-      return '?';
+      if (o.kind === 'unknown') return `opt${o.code}(${o.data.length})`;
+      return tcpOptionText(o, identity);
     })
     .join(',');
+}
+
+function identity(x: number): number {
+  return x;
 }
 
 const ECN_NAMES = ['noecn', 'ect1', 'ect0', 'ce'];

@@ -16,19 +16,9 @@ import { newIpv4Header, parseIpv4 } from '../wire/ipv4.js';
 import { newIpv6Header, parseIpv6 } from '../wire/ipv6.js';
 import type { PacketSink } from '../wire/pcap.js';
 import { DIR_IN } from '../wire/pcap.js';
-import {
-  newTcpHeader,
-  parseTcp,
-  TCP_ACK,
-  TCP_CWR,
-  TCP_ECE,
-  TCP_FIN,
-  TCP_PSH,
-  TCP_RST,
-  TCP_SYN,
-  TCP_URG,
-} from '../wire/tcp.js';
-import { parseTcpOptionList, type TcpOption } from '../wire/tcp-options.js';
+import { newTcpHeader, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { parseTcpOptionList } from '../wire/tcp-options.js';
+import { tcpFlagsText, tcpOptionsText } from '../wire/tcpdump.js';
 
 export interface SegmentLine {
   /** Seconds since the first packet (or `origin`). */
@@ -40,44 +30,8 @@ export interface SegmentLine {
   flags: number;
 }
 
-/** tcpdump's flag letters, in its table order (F S R P . U E W): SYN-ACK is "S.", FIN-PSH-ACK "FP.". */
-export function tcpFlagString(f: number): string {
-  let s = '';
-  if (f & TCP_FIN) s += 'F';
-  if (f & TCP_SYN) s += 'S';
-  if (f & TCP_RST) s += 'R';
-  if (f & TCP_PSH) s += 'P';
-  if (f & TCP_ACK) s += '.';
-  if (f & TCP_URG) s += 'U';
-  if (f & TCP_ECE) s += 'E';
-  if (f & TCP_CWR) s += 'W';
-  return s === '' ? 'none' : s;
-}
-
-function optionText(o: TcpOption, rel: (n: number) => number): string {
-  switch (o.kind) {
-    case 'eol':
-      return 'eol';
-    case 'nop':
-      return 'nop';
-    case 'mss':
-      return `mss ${o.mss}`;
-    case 'wscale':
-      return `wscale ${o.shift}`;
-    case 'sackOk':
-      return 'sackOK';
-    case 'ts':
-      return `TS val ${o.val} ecr ${o.ecr}`;
-    case 'sack': {
-      const parts: string[] = [];
-      for (let i = 0; i + 1 < o.blocks.length; i += 2)
-        parts.push(`{${rel(o.blocks[i])}:${rel(o.blocks[i + 1])}}`);
-      return `sack ${parts.length} ${parts.join('')}`;
-    }
-    default:
-      return `unknown-${o.code}`;
-  }
-}
+/** tcpdump's flag letters (F S R P . U E W): SYN-ACK is "S.", FIN-PSH-ACK "FP.". */
+export const tcpFlagString = tcpFlagsText;
 
 export class SegmentLog implements PacketSink {
   /** Called for every packet, in order. */
@@ -157,7 +111,7 @@ export class SegmentLog implements PacketSink {
     const theirs = this.isn.get(rkey);
     const relSeq = (n: number) => (syn || mine === undefined ? n : (n - mine) >>> 0);
     const relAck = (n: number) => (syn || theirs === undefined ? n : (n - theirs) >>> 0);
-    let s = `${tag} ${src}.${h.srcPort} > ${dst}.${h.dstPort}: Flags [${tcpFlagString(h.flags)}]`;
+    let s = `${tag} ${src}.${h.srcPort} > ${dst}.${h.dstPort}: Flags [${tcpFlagsText(h.flags)}]`;
     const plen = h.payloadLen;
     if (plen > 0) s += `, seq ${relSeq(h.seq)}:${relSeq((h.seq + plen) >>> 0)}`;
     else if (h.flags & (TCP_SYN | TCP_FIN | TCP_RST)) s += `, seq ${relSeq(h.seq)}`;
@@ -166,7 +120,7 @@ export class SegmentLog implements PacketSink {
     if (h.dataOffset > 20) {
       const opts = parseTcpOptionList(pkt, off + 20, h.dataOffset - 20);
       if (typeof opts === 'string') s += ', options [bad opts]';
-      else s += `, options [${opts.map((o) => optionText(o, relAck)).join(',')}]`;
+      else s += `, options [${tcpOptionsText(opts, relAck)}]`;
     }
     s += `, length ${plen}`;
     return s;

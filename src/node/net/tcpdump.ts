@@ -9,74 +9,12 @@
  */
 import { formatAddr } from '../../wire/addr.js';
 import { newIpv4Header, parseIpv4 } from '../../wire/ipv4.js';
-import {
-  IPPROTO_TCP,
-  newTcpHeader,
-  parseTcp,
-  TCP_ACK,
-  TCP_CWR,
-  TCP_ECE,
-  TCP_FIN,
-  TCP_PSH,
-  TCP_RST,
-  TCP_SYN,
-  TCP_URG,
-} from '../../wire/tcp.js';
-import { parseTcpOptionList, type TcpOption } from '../../wire/tcp-options.js';
+import { IPPROTO_TCP, newTcpHeader, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
+import { parseTcpOptionList } from '../../wire/tcp-options.js';
+import { tcpFlagsText, tcpOptionsText } from '../../wire/tcpdump.js';
 
-/** tcpdump's flag letters in its table order (print-tcp.c tcp_flag_values). */
-const FLAG_CHARS: [number, string][] = [
-  [TCP_FIN, 'F'],
-  [TCP_SYN, 'S'],
-  [TCP_RST, 'R'],
-  [TCP_PSH, 'P'],
-  [TCP_ACK, '.'],
-  [TCP_URG, 'U'],
-  [TCP_ECE, 'E'],
-  [TCP_CWR, 'W'],
-];
-
-export function tcpFlagsText(flags: number): string {
-  let s = '';
-  for (const [bit, c] of FLAG_CHARS) if (flags & bit) s += c;
-  return s === '' ? 'none' : s;
-}
-
-export function tcpOptionsText(list: readonly TcpOption[], relSack: (x: number) => number): string {
-  const parts: string[] = [];
-  for (const o of list) {
-    switch (o.kind) {
-      case 'mss':
-        parts.push(`mss ${o.mss}`);
-        break;
-      case 'sackOk':
-        parts.push('sackOK');
-        break;
-      case 'ts':
-        parts.push(`TS val ${o.val} ecr ${o.ecr}`);
-        break;
-      case 'nop':
-        parts.push('nop');
-        break;
-      case 'eol':
-        parts.push('eol');
-        break;
-      case 'wscale':
-        parts.push(`wscale ${o.shift}`);
-        break;
-      case 'sack': {
-        const b: string[] = [];
-        for (let i = 0; i + 1 < o.blocks.length; i += 2)
-          b.push(`{${relSack(o.blocks[i] as number)}:${relSack(o.blocks[i + 1] as number)}}`);
-        parts.push(`sack ${b.length} ${b.join('')}`);
-        break;
-      }
-      default:
-        parts.push(`unknown-${(o as { code: number }).code}`);
-    }
-  }
-  return parts.join(',');
-}
+// The flag and option words are shared with the web segment log.
+export { tcpFlagsText, tcpOptionsText };
 
 /** HH:MM:SS.uuuuuu of a duration in ms (tcpdump -ttttt). */
 export function tcpdumpTime(ms: number): string {
