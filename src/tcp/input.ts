@@ -185,12 +185,6 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
     return;
   }
 
-  // Timestamps: remember the one to echo (RFC 7323 §4.3, Linux tcp_replace_ts_recent).
-  if (t.tsOk && h.hasTs && seqLeq(h.seq, t.rcvWup) && ((h.tsVal - t.tsRecent) | 0) >= 0) {
-    t.tsRecent = h.tsVal;
-    t.tsRecentStamp = now;
-  }
-
   // Fourth: a SYN in a synchronized state (RFC 5961 §4): challenge ACK, never a reset.
   // Except the peer's SYN-ACK completing a simultaneous open (Linux lets it pass as the ACK).
   const simOpenSynAck =
@@ -214,6 +208,7 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
       L.replyReset(rx, h);
       return;
     }
+    replaceTsRecent(t, h, now);
     // RFC 9293: SYN-RECEIVED → ESTABLISHED; SND.WND from this segment.
     t.sndWnd = h.window << t.sndWscale;
     t.maxWindow = t.sndWnd;
@@ -230,8 +225,10 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   } else {
     const r = processAck(L, t, h);
     if (r === ACK_UNSENT) {
-      // Linux: discard silently in ESTABLISHED, challenge elsewhere.
-      if (t.state !== TcpState.ESTABLISHED) challengeAck(L, t);
+      // RFC 5961 §5.2 / RFC 9293 §3.10.7.4: an ACK of data not yet sent is
+      // dropped and answered with an ACK; Linux does so in every synchronized
+      // state, rate-limited per connection (tcp_invalid_ratelimit).
+      challengeAck(L, t);
       return;
     }
     if (r === ACK_TOO_OLD) return;
@@ -299,6 +296,20 @@ function childSynRecv(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): boolean {
 }
 
 /**
+ * Remember the timestamp to echo (RFC 7323 §4.3, Linux tcp_replace_ts_recent).
+ * Only from a segment whose ACK was acceptable: Linux takes it inside its ACK
+ * processing, so an ACK of unsent data, an ACK too old, a SYN or a segment
+ * without ACK cannot move TS.Recent forward (else the next valid segment
+ * would fail PAWS).
+ */
+function replaceTsRecent(t: Tcb, h: TcpHeader, now: number): void {
+  if (t.tsOk && h.hasTs && seqLeq(h.seq, t.rcvWup) && ((h.tsVal - t.tsRecent) | 0) >= 0) {
+    t.tsRecent = h.tsVal;
+    t.tsRecentStamp = now;
+  }
+}
+
+/**
  * ACK processing (RFC 9293 §3.10.7.4 fifth; RFC 5961 §5): window update,
  * releasing acknowledged bytes, RTT sample, congestion control and loss
  * recovery, timers, and the state changes an ACK of our FIN causes.
@@ -313,8 +324,10 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       challengeAck(L, t);
       return ACK_TOO_OLD;
     }
+    replaceTsRecent(t, h, now);
     return 0; // an old duplicate: the rest of the segment still counts
   }
+  replaceTsRecent(t, h, now);
   // Window update (Linux tcp_may_update_window; RFC 9293 SND.WL1/WL2).
   const nwin = h.window << t.sndWscale;
   const oldWnd = t.sndWnd;

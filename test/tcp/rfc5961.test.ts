@@ -41,12 +41,15 @@ test('challenge ACKs are rate-limited per connection (tcp_invalid_ratelimit, 500
   assert.equal(h.take().length, 1);
 });
 
-test('RFC 5961 §5: an ACK for data never sent is dropped; an ACK too old gets a challenge ACK', () => {
+test('RFC 5961 §5: an ACK for data never sent is dropped with an ACK; an ACK too old gets a challenge ACK', () => {
   const h = new Harness();
   const e = establishPassive(h);
   h.inject({ flags: 'P.', seq: e.peerSeq, ack: e.iss + 1000, payload: 10 });
-  assert.equal(h.take().length, 0);
+  assert.equal(h.one().ack, e.peerSeq); // answered (Linux 6.x, RFC 5961 §5.2)
   assert.equal(e.s.recvQueue, 0); // the whole segment was discarded
+  h.inject({ flags: 'P.', seq: e.peerSeq, ack: e.iss + 1000, payload: 10 });
+  assert.equal(h.take().length, 0); // rate-limited like other challenge ACKs
+  h.advance(501);
   h.inject({ flags: 'P.', seq: e.peerSeq, ack: e.iss - 20_000_000, payload: 10 });
   const c = h.one();
   assert.equal(c.ack, e.peerSeq);
@@ -83,4 +86,19 @@ test('timestamps: TSecr echoes the latest in-order TSval', () => {
   assert.equal(a.tsEcr, 300);
   assert.ok(a.hasTs);
   assert.deepEqual(a.optBytes.slice(0, 4), [1, 1, 8, 10]);
+});
+
+test('an ACK of unsent data does not move TS.Recent, so the next valid segment passes PAWS', () => {
+  const h = new Harness();
+  const e = establishPassive(h, { ts: true });
+  h.inject({ flags: 'P.', seq: e.peerSeq, ack: e.iss + 1, payload: 10, ts: [300, 0] });
+  h.take();
+  h.inject({ flags: 'F.', seq: e.peerSeq + 10, ack: e.iss + 5000, ts: [900_000, 0] });
+  assert.equal(h.one().tsEcr, 300);
+  h.inject({ flags: 'P.', seq: e.peerSeq + 10, ack: e.iss + 1, payload: 10, ts: [301, 0] });
+  const a = h.one();
+  assert.equal(a.ack, e.peerSeq + 20);
+  assert.equal(a.tsEcr, 301);
+  assert.equal(e.s.recvQueue, 20);
+  assert.equal(h.counter('TcpExtPAWSEstab'), 0);
 });
