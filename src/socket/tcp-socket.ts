@@ -592,7 +592,9 @@ export class TcpSocket implements TcbOwner {
         }
         case 'TCP_NODELAY':
           t.nodelay = on;
-          if (on) tcpWrite(L, t);
+          // Linux pushes what is pending at once, even a partial segment held
+          // by TCP_CORK (the cork still holds later writes).
+          if (on) tcpWrite(L, t, true);
           return;
         case 'TCP_CORK':
           t.cork = on;

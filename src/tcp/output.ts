@@ -12,6 +12,7 @@ import type { IpAddr } from '../wire/addr.js';
 import { pseudoSumV4, pseudoSumV6 } from '../wire/checksum.js';
 import { seqGt, seqLt, seqMax } from '../wire/seq.js';
 import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
+import { MAX_RANGES } from './recv-buffer.js';
 import { ACK, FIN, PSH, RST, SYN, TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
 import { OUT_HEADROOM, RTX_PERSIST, RTX_RTO, RTX_TLP, type TcpLayer } from './tcp.js';
@@ -168,11 +169,12 @@ export function sendSegment(
         if (fit < max) max = fit;
       }
       const r = t.rcv;
-      // Most recent first would be RFC 2018's order; Linux reports its ofo blocks in order. Keep order.
-      let n = 0;
-      for (let i = 0; i < r.oooCount && n < max; i++, n++) {
-        h.sackBlocks[2 * n] = (t.rcvNxt + r.oooStart[i]) >>> 0;
-        h.sackBlocks[2 * n + 1] = (t.rcvNxt + r.oooEnd[i]) >>> 0;
+      // RFC 2018 §4 (and Linux): the block holding the latest segment first, then the other most recent ones.
+      const n = r.recentOrder(SACK_ORDER, max);
+      for (let k = 0; k < n; k++) {
+        const i = SACK_ORDER[k];
+        h.sackBlocks[2 * k] = (t.rcvNxt + r.oooStart[i]) >>> 0;
+        h.sackBlocks[2 * k + 1] = (t.rcvNxt + r.oooEnd[i]) >>> 0;
       }
       h.sackCount = n;
     }
@@ -379,10 +381,10 @@ function canSendData(s: TcpState): boolean {
  * recovery module asks for first, then new data in MSS-sized segments,
  * subject to the peer's window, the congestion window, sender SWS avoidance
  * and Nagle/cork; the FIN rides on the last segment or goes alone.
- * `push`: the application pushed (a send() call returned), so a partial
- * segment may go if Nagle allows.
+ * `pushCorked`: send a partial segment even under TCP_CORK, once (Linux
+ * TCP_NAGLE_PUSH, set by turning TCP_NODELAY on).
  */
-export function tcpWrite(L: TcpLayer, t: Tcb): void {
+export function tcpWrite(L: TcpLayer, t: Tcb, pushCorked = false): void {
   if (!canSendData(t.state)) return;
   const mss = t.mss;
   const rec = t.rec;
@@ -431,7 +433,7 @@ export function tcpWrite(L: TcpLayer, t: Tcb): void {
       // segment while an earlier partial one is unacknowledged; TCP_CORK
       // holds every partial segment; TCP_NODELAY sends at once.
       if (t.cork) {
-        if (!(t.finQueued && t.flight === 0)) break;
+        if (!pushCorked && !(t.finQueued && t.flight === 0)) break;
       } else if (!t.nodelay && seqGt(t.sndSml, t.sndUna) && t.flight > 0 && !t.finQueued) break;
     }
     room = 0;
@@ -548,6 +550,9 @@ export function keepaliveSend(L: TcpLayer, t: Tcb): void {
 }
 
 /** Linux TCP_TIMEOUT_MIN: two jiffies at HZ = 250. */
+/** Scratch for the SACK block order (no allocation per segment). */
+const SACK_ORDER = new Int32Array(MAX_RANGES);
+
 const TIMEOUT_MIN = 8;
 
 /**

@@ -23,7 +23,10 @@ export class RecvBuffer {
   /** Allocated when the first out-of-order segment arrives (most connections never see one). */
   oooStart: Int32Array = NO_RANGES;
   oooEnd: Int32Array = NO_RANGES;
+  /** Arrival stamp of each range: when it last received a segment (RFC 2018 §4 block order). */
+  oooStamp: Int32Array = NO_RANGES;
   oooCount = 0;
+  private stampSeq = 0;
 
   /** `capacity` 0: no memory until data arrives (ensureCapacity). */
   constructor(capacity = 0) {
@@ -95,6 +98,7 @@ export class RecvBuffer {
     for (let r = removed; r < this.oooCount; r++) {
       this.oooStart[w] = this.oooStart[r] - adv;
       this.oooEnd[w] = this.oooEnd[r] - adv;
+      this.oooStamp[w] = this.oooStamp[r];
       w++;
     }
     this.oooCount = w;
@@ -116,6 +120,27 @@ export class RecvBuffer {
   consume(n: number): void {
     this.head = (this.head + n) & this.mask;
     this.readable -= n;
+  }
+
+  /**
+   * Write into `out` the indices of up to `max` ranges, most recently
+   * received first: RFC 2018 §4 wants the first SACK block to hold the latest
+   * segment and the rest to repeat the most recently reported ones, which is
+   * also the order Linux keeps (each segment moves its block to the front).
+   */
+  recentOrder(out: Int32Array, max: number): number {
+    const n = Math.min(this.oooCount, max);
+    let below = 0x7fffffff;
+    for (let k = 0; k < n; k++) {
+      let best = -1;
+      for (let i = 0; i < this.oooCount; i++) {
+        const s = this.oooStamp[i];
+        if (s < below && (best < 0 || s > this.oooStamp[best])) best = i;
+      }
+      out[k] = best;
+      below = this.oooStamp[best];
+    }
+    return n;
   }
 
   /** Drop all out-of-order data (memory pressure, or connection reset). */
@@ -150,9 +175,14 @@ export class RecvBuffer {
     if (this.oooStart.length === 0) {
       this.oooStart = new Int32Array(MAX_RANGES);
       this.oooEnd = new Int32Array(MAX_RANGES);
+      this.oooStamp = new Int32Array(MAX_RANGES);
     }
     const st = this.oooStart;
     const en = this.oooEnd;
+    const sp = this.oooStamp;
+    // Stamps are distinct and rise with arrivals; renumber before they overflow.
+    if (this.stampSeq >= 0x7ffffffe) this.renumberStamps();
+    const stamp = ++this.stampSeq;
     let i = 0;
     while (i < this.oooCount && en[i] < s) i++;
     // i: first range that ends at or after s
@@ -168,22 +198,34 @@ export class RecvBuffer {
       for (let k = this.oooCount; k > i; k--) {
         st[k] = st[k - 1];
         en[k] = en[k - 1];
+        sp[k] = sp[k - 1];
       }
       st[i] = s;
       en[i] = e;
+      sp[i] = stamp;
       this.oooCount++;
       return true;
     }
     st[i] = s;
     en[i] = e;
+    sp[i] = stamp;
     const shift = merged - 1;
     if (shift > 0) {
       for (let k = j; k < this.oooCount; k++) {
         st[k - shift] = st[k];
         en[k - shift] = en[k];
+        sp[k - shift] = sp[k];
       }
       this.oooCount -= shift;
     }
     return true;
+  }
+
+  /** Give the ranges stamps 1..n in their current recency order. */
+  private renumberStamps(): void {
+    const order = new Int32Array(this.oooCount);
+    const n = this.recentOrder(order, this.oooCount);
+    for (let k = 0; k < n; k++) this.oooStamp[order[k]] = n - k;
+    this.stampSeq = n;
   }
 }

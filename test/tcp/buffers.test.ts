@@ -79,3 +79,32 @@ test('SendBuffer: writes, partial acks and copies out return the stream in order
     { numRuns: 300 },
   );
 });
+
+test('RecvBuffer.recentOrder: the range that last received data first (RFC 2018 §4)', () => {
+  const r = new RecvBuffer(1 << 16);
+  const d = new Uint8Array(1000);
+  r.store(d, 0, 100, 1000); // A
+  r.store(d, 0, 100, 3000); // B
+  r.store(d, 0, 100, 5000); // C
+  r.store(d, 0, 100, 1100); // extends A
+  const order = new Int32Array(MAX_RANGES);
+  const blocks = (max: number) => {
+    const n = r.recentOrder(order, max);
+    return Array.from(order.subarray(0, n), (i) => [r.oooStart[i], r.oooEnd[i]]);
+  };
+  assert.deepEqual(blocks(4), [
+    [1000, 1200],
+    [5000, 5100],
+    [3000, 3100],
+  ]);
+  assert.deepEqual(blocks(2), [
+    [1000, 1200],
+    [5000, 5100],
+  ]);
+  // Filling the hole to A: offsets shift, the rest keep their order.
+  assert.equal(r.store(d, 0, 1000, 0), 1200);
+  assert.deepEqual(blocks(4), [
+    [5000 - 1200, 5100 - 1200],
+    [3000 - 1200, 3100 - 1200],
+  ]);
+});
