@@ -19,6 +19,13 @@ export class Dest {
   count = 0;
   list: number[] | null = [];
   bits: Uint8Array | null = null;
+  /**
+   * A lower bound of the `stamp`s given to add() for the ports held now (the
+   * smallest since the record was created; removals do not raise it). For
+   * TIME_WAIT entries it is their entry time, which lets connect()'s port
+   * scan see at once that none of them is old enough for tcp_tw_reuse.
+   */
+  minStamp = Infinity;
   constructor(
     readonly hash: number,
     readonly laddr: IpAddr,
@@ -70,7 +77,8 @@ export class DestPorts {
     return d !== null && d.has(lport) === true;
   }
 
-  add(laddr: IpAddr, lport: number, raddr: IpAddr, rport: number): void {
+  /** Record lport in use towards (raddr, rport) from laddr; `stamp` feeds Dest.minStamp. */
+  add(laddr: IpAddr, lport: number, raddr: IpAddr, rport: number, stamp = -Infinity): void {
     const h = this.hashOf(laddr, raddr, rport);
     const head = this.map.get(h) ?? null;
     let d = head;
@@ -82,6 +90,7 @@ export class DestPorts {
       this.map.set(h, d);
       this.n++;
     }
+    if (stamp < d.minStamp) d.minStamp = stamp;
     if (d.has(lport)) return;
     d.count++;
     if (d.bits !== null) {

@@ -412,7 +412,7 @@ export class InetTables<S extends InetSock> {
       b = new BindBucket(e.lport, -1, -1);
       this.buckets[e.lport] = b;
     }
-    if (e.active) this.destTw.add(e.laddr, e.lport, e.raddr, e.rport);
+    if (e.active) this.destTw.add(e.laddr, e.lport, e.raddr, e.rport, Math.floor(now));
     b.add(this.twBound(table, row), kindOf(e.reuse, e.reusePort, false, true));
     return v4 ? row : TW6_BASE + row;
   }
@@ -585,7 +585,13 @@ export class InetTables<S extends InetSock> {
     // skipped without a lookup: a scan of an exhausted range stays a bit test
     // per port (usnet sim churn at 500 connects/s).
     const reuseSys = sys['net.ipv4.tcp_tw_reuse'];
-    const twMayReuse = reuseSys === 1 || (reuseSys === 2 && (isLoopbackAddr(laddr) || isLoopbackAddr(raddr)));
+    let twMayReuse = reuseSys === 1 || (reuseSys === 2 && (isLoopbackAddr(laddr) || isLoopbackAddr(raddr)));
+    // Nor when every TIME_WAIT entry of this destination entered within the
+    // last tcp_tw_reuse_delay ms (twUnique's age test fails for each): under
+    // connection churn the range fills with young entries, and a lookup plus
+    // twUnique per held port made the scan ~80% of a connect's cost.
+    if (twMayReuse && dTw !== null && Math.floor(now) <= dTw.minStamp + sys['net.ipv4.tcp_tw_reuse_delay'])
+      twMayReuse = false;
     // A port in either set has a bucket made by connect() and would be
     // skipped below anyway; testing the bitmaps first keeps the scan of a
     // mostly used range to two byte reads per port.

@@ -238,3 +238,33 @@ test('SO_REUSEPORT on both the new socket and the TIME_WAIT entry allows the bin
     );
   }
 });
+
+test('unbound, tcp_tw_reuse = 1: the oldest entry of a destination counts, whichever entered last', () => {
+  // connect()'s scan skips a destination's TIME_WAIT ports at once while all
+  // of them are too young; one old entry among young ones must still be found.
+  const { host, tables } = setup(1, {
+    'net.ipv4.ip_local_port_range': '40000 40001',
+    'net.ipv4.tcp_tw_reuse': 1,
+  });
+  const old = new Sock();
+  tables.connect(old, A('198.18.0.2'), 8000);
+  closeToTimeWait(tables, old, 10_000);
+  host.now = 10_900;
+  const young = new Sock();
+  tables.connect(young, A('198.18.0.2'), 8000);
+  assert.notEqual(young.lport, old.lport);
+  closeToTimeWait(tables, young, 10_900);
+  host.now = 11_000;
+  assert.equal(
+    errOf(() => tables.connect(new Sock(), A('198.18.0.2'), 8000)),
+    'EADDRNOTAVAIL',
+  );
+  host.now = 11_001;
+  const s = new Sock();
+  assert.equal(
+    errOf(() => tables.connect(s, A('198.18.0.2'), 8000)),
+    'OK',
+  );
+  assert.equal(s.lport, old.lport);
+  assert.equal(host.counters.get('TcpExtTWRecycled'), 1);
+});
