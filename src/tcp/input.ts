@@ -298,8 +298,8 @@ function childSynRecv(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): boolean {
 /**
  * Remember the timestamp to echo (RFC 7323 §4.3, Linux tcp_replace_ts_recent).
  * Only from a segment whose ACK was acceptable: Linux takes it inside its ACK
- * processing, so an ACK of unsent data, an ACK too old, a SYN or a segment
- * without ACK cannot move TS.Recent forward (else the next valid segment
+ * processing, so an ACK of unsent data, an ACK below snd_una, a SYN or a
+ * segment without ACK cannot move TS.Recent forward (else the next valid segment
  * would fail PAWS).
  */
 function replaceTsRecent(t: Tcb, h: TcpHeader, now: number): void {
@@ -324,8 +324,9 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       challengeAck(L, t);
       return ACK_TOO_OLD;
     }
-    replaceTsRecent(t, h, now);
-    return 0; // an old duplicate: the rest of the segment still counts
+    // An old duplicate: the rest of the segment still counts, but Linux
+    // (checked on 6.18) does not take its timestamp into TS.Recent.
+    return 0;
   }
   replaceTsRecent(t, h, now);
   // Window update (Linux tcp_may_update_window; RFC 9293 SND.WL1/WL2).
