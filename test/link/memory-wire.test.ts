@@ -394,12 +394,12 @@ describe('MemoryWire determinism', () => {
       assert.deepEqual(f, sent[n]);
     }
     // The receiver owns its frames and may write them: no two share bytes.
-    got.forEach((f, k) => f.fill((k % 251) + 1));
-    got.forEach((f, k) =>
+    for (let k = 0; k < got.length; k++) got[k].fill((k % 251) + 1);
+    for (let k = 0; k < got.length; k++) {
       assert.ok(
-        f.every((x) => x === (k % 251) + 1),
+        got[k].every((x) => x === (k % 251) + 1),
         `frame ${k} overlaps another`,
-      ),
-    );
+      );
+    }
   });
 });
