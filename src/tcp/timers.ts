@@ -15,7 +15,6 @@ import {
   sendAck,
   sendActiveReset,
   sendLossProbe,
-  tcpWrite,
   writeWakeup,
 } from './output.js';
 import { TcpState } from './state.js';
