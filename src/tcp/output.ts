@@ -9,7 +9,7 @@
 
 import { isV4Wire } from '../inet/addr-key.js';
 import type { IpAddr } from '../wire/addr.js';
-import { pseudoSumV4, pseudoSumV6 } from '../wire/checksum.js';
+import { pseudoSumV4, pseudoSumV6, wireBuffer } from '../wire/checksum.js';
 import { seqGt, seqLt, seqMax } from '../wire/seq.js';
 import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
 import { MAX_RANGES } from './recv-buffer.js';
@@ -180,7 +180,7 @@ export function sendSegment(
     }
     h.window = flags & RST && !(flags & ACK) ? 0 : selectWindow(L, t);
   }
-  if (L.obuf.length < OUT_HEADROOM + 60 + len) L.obuf = new Uint8Array(OUT_HEADROOM + 60 + len);
+  if (L.obuf.length < OUT_HEADROOM + 60 + len) L.obuf = wireBuffer(OUT_HEADROOM + 60 + len);
   const buf = L.obuf;
   const off = OUT_HEADROOM;
   const hlen = emitTcp(h, buf, off);
