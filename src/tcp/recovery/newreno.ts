@@ -37,6 +37,7 @@
  */
 import { seqAdd, seqGeq, seqGt, seqLt, seqSub } from '../../wire/seq.js';
 import { type AckEvent, CaState, type CongestionControl } from '../congestion/types.js';
+import { rtoStartsNewEpisode } from './loss-episode.js';
 import type { LossRecovery, RecoveryAction } from './types.js';
 
 export class NewReno implements LossRecovery {
@@ -161,15 +162,7 @@ export class NewReno implements LossRecovery {
   }
 
   onRto(sndUna: number, sndNxt: number, inFlightSegs: number, firstExpiry: boolean, now: number): void {
-    // Recompute ssthresh only for a new loss episode: not when the RTO hits
-    // during fast recovery (ssthresh was already reduced for this loss) nor
-    // on a repeated expiry while the same window is being resent.
-    const s = this.caState;
-    const recompute =
-      s === CaState.Open ||
-      s === CaState.Disorder ||
-      !seqGt(this.recover, sndUna) ||
-      (s === CaState.Loss && firstExpiry);
+    const recompute = rtoStartsNewEpisode(this.caState, this.recover, sndUna, firstExpiry);
     this.caState = CaState.Loss;
     this.recover = sndNxt;
     this.highRxt = sndUna;

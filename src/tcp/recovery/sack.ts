@@ -37,6 +37,7 @@
  */
 import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqSub } from '../../wire/seq.js';
 import { type AckEvent, CaState, type CongestionControl } from '../congestion/types.js';
+import { rtoStartsNewEpisode } from './loss-episode.js';
 import type { LossRecovery, RecoveryAction } from './types.js';
 
 /** Most SACKed ranges remembered (a peer can send at most 4 blocks per ACK; holes beyond this are rare). */
@@ -304,12 +305,7 @@ export class SackRecovery implements LossRecovery {
   }
 
   onRto(sndUna: number, sndNxt: number, inFlightSegs: number, firstExpiry: boolean, now: number): void {
-    const s = this.caState;
-    const recompute =
-      s === CaState.Open ||
-      s === CaState.Disorder ||
-      !seqGt(this.recover, sndUna) ||
-      (s === CaState.Loss && firstExpiry);
+    const recompute = rtoStartsNewEpisode(this.caState, this.recover, sndUna, firstExpiry);
     // A second RTO with snd_una where it was: the receiver may have
     // reneged on what it SACKed; resend everything.
     if (this.rtoUna === sndUna) this.count = 0;
