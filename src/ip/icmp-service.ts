@@ -350,17 +350,9 @@ export class IcmpService {
       this.inc('Icmp6InErrors');
       return;
     }
-    // Walk the quoted extension headers to the transport header.
-    let nh = buf[q + 6];
-    let p = 40;
-    for (let i = 0; i < 8 && (nh === 0 || nh === 43 || nh === 44 || nh === 60 || nh === 51); i++) {
-      if (p + 8 > qlen) return;
-      const at = q + p;
-      if (nh === 44 && ((buf[at + 2] << 8) | buf[at + 3]) & 0xfff8) return; // not the first fragment
-      const hl = nh === 44 ? 8 : nh === 51 ? (buf[at + 1] + 2) * 4 : (buf[at + 1] + 1) * 8;
-      nh = buf[at];
-      p += hl;
-    }
+    const p = this.transportAt6(buf, q, qlen);
+    if (p < 0) return;
+    const nh = this.nextHeader;
     if (p + 8 > qlen) {
       this.inc('Icmp6InErrors');
       return;
@@ -591,32 +583,11 @@ export class IcmpService {
     const dst = osrc.slice();
     const mtu = this.routeMtu(dst);
     if (!this.allow(4, type, code, dst)) return false;
-    const room = Math.min(mtu, ICMP4_ERR_MAX) - 20 - ICMP_HEADER_LEN;
-    const qlen = Math.min(len, room);
-    const hr = 20;
-    const out = this.ensureOut(hr + ICMP_HEADER_LEN + qlen);
-    const h = this.hdr;
-    h.type = type;
-    h.code = code;
-    h.rest = rest;
-    h.mtu = rest;
-    h.pointer = rest;
-    h.id = 0;
-    h.seq = 0;
-    emitIcmp(h, out, hr, 4);
-    out.set(pkt.subarray(off, off + qlen), hr + ICMP_HEADER_LEN);
-    finishIcmp4(out, hr, ICMP_HEADER_LEN + qlen);
+    const qlen = Math.min(len, Math.min(mtu, ICMP4_ERR_MAX) - 20 - ICMP_HEADER_LEN);
     // Linux: errors carry the offending TOS bits with precedence "internetwork
     // control" (RT_TOS(tos) | IPTOS_PREC_INTERNETCONTROL); ICMP is sent without DF.
     const tos = (pkt[off + 1] & 0x1e) | 0xc0;
-    const r = this.ip.output(out, hr, ICMP_HEADER_LEN + qlen, IPPROTO_ICMP, src, dst, { tos });
-    if (r !== 0) {
-      this.inc('IcmpOutErrors');
-      return false;
-    }
-    this.inc('IcmpOutMsgs');
-    this.countType(4, 'Out', type);
-    return true;
+    return this.emitError(4, type, code, rest, pkt, off, qlen, src, dst, tos);
   }
 
   /** icmp6_send(): an ICMPv6 error about the IPv6 packet `pkt[off .. off+len)`. */
@@ -636,7 +607,27 @@ export class IcmpService {
     const dst = osrc.slice();
     if (!this.allow(6, type, code, dst)) return false;
     const qlen = Math.min(len, IPV6_MIN_MTU - 40 - ICMP_HEADER_LEN);
-    const hr = 40;
+    return this.emitError(6, type, code, rest, pkt, off, qlen, src, dst, -1);
+  }
+
+  /**
+   * The common end of sendError4/sendError6: an error of `type`/`code` (`rest`:
+   * the 4 type-specific bytes) quoting `pkt[off .. off+qlen)`, sent `src` → `dst`
+   * (with `tos` when >= 0), and counted.
+   */
+  private emitError(
+    family: Family,
+    type: number,
+    code: number,
+    rest: number,
+    pkt: Uint8Array,
+    off: number,
+    qlen: number,
+    src: IpAddr,
+    dst: IpAddr,
+    tos: number,
+  ): boolean {
+    const hr = family === 4 ? 20 : 40;
     const out = this.ensureOut(hr + ICMP_HEADER_LEN + qlen);
     const h = this.hdr;
     h.type = type;
@@ -646,34 +637,52 @@ export class IcmpService {
     h.pointer = rest;
     h.id = 0;
     h.seq = 0;
-    emitIcmp(h, out, hr, 6);
+    emitIcmp(h, out, hr, family);
     out.set(pkt.subarray(off, off + qlen), hr + ICMP_HEADER_LEN);
-    finishIcmp6(out, hr, ICMP_HEADER_LEN + qlen, src, dst);
-    const r = this.ip.output(out, hr, ICMP_HEADER_LEN + qlen, IPPROTO_ICMPV6, src, dst);
+    const n = ICMP_HEADER_LEN + qlen;
+    if (family === 4) finishIcmp4(out, hr, n);
+    else finishIcmp6(out, hr, n, src, dst);
+    const proto = family === 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+    const r = this.ip.output(out, hr, n, proto, src, dst, tos >= 0 ? { tos } : undefined);
     if (r !== 0) {
-      this.inc('Icmp6OutErrors');
+      this.inc(family === 4 ? 'IcmpOutErrors' : 'Icmp6OutErrors');
       return false;
     }
-    this.inc('Icmp6OutMsgs');
-    this.countType(6, 'Out', type);
+    this.inc(family === 4 ? 'IcmpOutMsgs' : 'Icmp6OutMsgs');
+    this.countType(family, 'Out', type);
     return true;
   }
 
   /** Linux is_ineligible(): never answer an ICMPv6 error (or an unparsable one) with an error. */
   private quotesIcmp6Error(pkt: Uint8Array, off: number, len: number): boolean {
-    let nh = pkt[off + 6];
-    let p = 40;
-    for (let i = 0; i < 8 && (nh === 0 || nh === 43 || nh === 44 || nh === 60 || nh === 51); i++) {
-      if (p + 8 > len) return false;
-      const at = off + p;
-      if (nh === 44 && ((pkt[at + 2] << 8) | pkt[at + 3]) & 0xfff8) return false;
-      const hl = nh === 44 ? 8 : nh === 51 ? (pkt[at + 1] + 2) * 4 : (pkt[at + 1] + 1) * 8;
-      nh = pkt[at];
-      p += hl;
-    }
-    if (nh !== IPPROTO_ICMPV6) return false;
+    const p = this.transportAt6(pkt, off, len);
+    if (p < 0 || this.nextHeader !== IPPROTO_ICMPV6) return false;
     if (p + 1 > len) return true;
     return isIcmp6Error(pkt[off + p]);
+  }
+
+  /** Set by transportAt6: the protocol of the header it stopped at. */
+  private nextHeader = 0;
+
+  /**
+   * Walk the extension headers (hop-by-hop, routing, fragment, destination
+   * options, AH) of the IPv6 packet at `buf[off .. off+len)` to its transport
+   * header: its offset from `off`, with its protocol in `nextHeader`; -1 when
+   * a header runs past `len` or the packet is a non-first fragment.
+   */
+  private transportAt6(buf: Uint8Array, off: number, len: number): number {
+    let nh = buf[off + 6];
+    let p = 40;
+    for (let i = 0; i < 8 && (nh === 0 || nh === 43 || nh === 44 || nh === 60 || nh === 51); i++) {
+      if (p + 8 > len) return -1;
+      const at = off + p;
+      if (nh === 44 && ((buf[at + 2] << 8) | buf[at + 3]) & 0xfff8) return -1; // not the first fragment
+      const hl = nh === 44 ? 8 : nh === 51 ? (buf[at + 1] + 2) * 4 : (buf[at + 1] + 1) * 8;
+      nh = buf[at];
+      p += hl;
+    }
+    this.nextHeader = nh;
+    return p;
   }
 
   private sourceFor(dst: IpAddr): IpAddr | null {
