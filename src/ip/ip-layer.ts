@@ -208,6 +208,9 @@ export class IpLayer implements IpLayerApi {
     this.interfaces.set(name, iface);
     this.ifList.push(iface);
     link.onReceive = (frame) => this.input(iface, frame);
+    // Input keeps nothing of a frame past the call: reassembly, UDP and ICMP
+    // copy what they queue, TCP copies payload into its receive buffer.
+    link.rxBorrow = true;
     for (const a of opts.addrs ?? []) this.addAddress(name, a);
     return iface;
   }

@@ -1,6 +1,7 @@
 import { Rng } from '../rng.js';
 import type { Clock } from '../time/clock.js';
 import type { Steppable } from '../time/steppable.js';
+import { FrameArena } from './frame-arena.js';
 import type { Link } from './link.js';
 
 /**
@@ -193,6 +194,12 @@ class Direction {
   geBad = false;
   lastArrival = -Infinity;
   raw: Impairments;
+  /** Reused memory for frames to a receiver that borrows them (Link.rxBorrow); made on first use. */
+  arena: FrameArena | null = null;
+  /** The buffer txBuffer() lent for the next frame (null: none), the arena it is in and its end there. */
+  lent: Uint8Array | null = null;
+  lentArena: FrameArena | null = null;
+  lentEnd = 0;
 
   constructor(raw: Impairments, rng: Rng) {
     this.raw = raw;
@@ -204,6 +211,7 @@ class Direction {
 /** One end of a MemoryWire: what a stack attaches to an interface. */
 class WireEnd implements Link {
   onReceive: ((frame: Uint8Array) => void) | null = null;
+  rxBorrow = false;
 
   constructor(
     private readonly wire: MemoryWire,
@@ -217,6 +225,10 @@ class WireEnd implements Link {
 
   transmit(frame: Uint8Array): void {
     this.wire.send(this.dir, frame);
+  }
+
+  txBuffer(len: number): Uint8Array | null {
+    return this.wire.txBuffer(this.dir, len);
   }
 }
 
@@ -235,12 +247,15 @@ class Ring {
   time = new Float64Array(64);
   seq = new Float64Array(64);
   frame: (Uint8Array | null)[] = new Array<Uint8Array | null>(64).fill(null);
+  /** The arena a frame's bytes are in (null: the receiver owns them), and their end there. */
+  arena: (FrameArena | null)[] = new Array<FrameArena | null>(64).fill(null);
+  end = new Int32Array(64);
   head = 0;
   size = 0;
   /** Arrival time of the last frame pushed (the ring accepts none earlier). */
   tail = -Infinity;
 
-  push(time: number, seq: number, frame: Uint8Array): void {
+  push(time: number, seq: number, frame: Uint8Array, arena: FrameArena | null, end: number): void {
     let cap = this.time.length;
     if (this.size === cap) this.grow();
     cap = this.time.length;
@@ -248,6 +263,8 @@ class Ring {
     this.time[i] = time;
     this.seq[i] = seq;
     this.frame[i] = frame;
+    this.arena[i] = arena;
+    this.end[i] = end;
     this.size++;
     this.tail = time;
   }
@@ -267,15 +284,21 @@ class Ring {
     const t = new Float64Array(cap * 2);
     const q = new Float64Array(cap * 2);
     const f = new Array<Uint8Array | null>(cap * 2).fill(null);
+    const a = new Array<FrameArena | null>(cap * 2).fill(null);
+    const e = new Int32Array(cap * 2);
     for (let k = 0; k < this.size; k++) {
       const j = (this.head + k) & (cap - 1);
       t[k] = this.time[j];
       q[k] = this.seq[j];
       f[k] = this.frame[j];
+      a[k] = this.arena[j];
+      e[k] = this.end[j];
     }
     this.time = t;
     this.seq = q;
     this.frame = f;
+    this.arena = a;
+    this.end = e;
     this.head = 0;
   }
 }
@@ -379,6 +402,14 @@ class Heap {
 const SLAB_BYTES = 64 * 1024;
 /** Frames start on 8-byte boundaries (word-aligned loads in the checksum). */
 const FRAME_ALIGN = 8;
+/**
+ * Arena sizes per direction (frames to a borrowing receiver, see FrameArena):
+ * start small, double when full up to the most a bulk transfer with 4 MiB
+ * windows keeps in flight with room to spare; past that, frames are copied
+ * as for any receiver.
+ */
+const ARENA_MIN = 1 << 20;
+const ARENA_MAX = 32 << 20;
 
 /**
  * Two connected Link ends, `a` and `b`, with impairments per direction;
@@ -403,6 +434,8 @@ export class MemoryWire implements Steppable {
   private readonly rings: [Ring, Ring] = [new Ring(), new Ring()];
   private readonly heap = new Heap();
   private slab = new ArrayBuffer(0);
+  /** Offset of the place arenaFor() took last. */
+  private arenaOff = 0;
   private slabOff = SLAB_BYTES; // full: the first frame takes a fresh slab
 
   constructor(opts: MemoryWireOptions = {}) {
@@ -505,22 +538,39 @@ export class MemoryWire implements Steppable {
       if (src < 0 || t > now || q >= end) break;
       let dir: number;
       let frame: Uint8Array;
+      let arena: FrameArena | null = null;
+      let arenaEnd = 0;
       if (src === 2) {
         dir = h.dir[0];
         frame = h.pop();
       } else {
         dir = src;
-        frame = src === 0 ? r0.shift() : r1.shift();
+        const r = src === 0 ? r0 : r1;
+        arena = r.arena[r.head];
+        if (arena !== null) {
+          r.arena[r.head] = null;
+          arenaEnd = r.end[r.head];
+        }
+        frame = r.shift();
       }
       const d = this.dirs[dir];
       const rx = d.rx.onReceive;
       if (rx === null) {
         d.stats.dropped.noReceiver++;
+        if (arena !== null) arena.release(arenaEnd);
         continue;
       }
       d.stats.delivered++;
       d.stats.deliveredBytes += frame.length;
-      rx(frame);
+      if (arena === null) rx(frame);
+      else {
+        // The receiver borrows the frame: its memory is reused once onReceive returns.
+        try {
+          rx(frame);
+        } finally {
+          arena.release(arenaEnd);
+        }
+      }
     }
   }
 
@@ -539,8 +589,59 @@ export class MemoryWire implements Steppable {
     return copy;
   }
 
+  /**
+   * @internal Called by the ends (Link.txBuffer): lend `len` bytes of the
+   * direction's arena for the sender to build its next frame in, so that
+   * transmitting it copies nothing. Only toward a borrowing receiver.
+   */
+  txBuffer(dirIdx: number, len: number): Uint8Array | null {
+    const d = this.dirs[dirIdx];
+    if (d.lent !== null) this.unlend(d);
+    if (!d.rx.rxBorrow || len > this.mtu || len <= 0) return null;
+    const a = this.arenaFor(d, len);
+    if (a === null) return null;
+    const v = new Uint8Array(a.buffer, this.arenaOff, len);
+    d.lent = v;
+    d.lentArena = a;
+    d.lentEnd = a.lastEnd;
+    return v;
+  }
+
+  /** The lent buffer was not transmitted (or was dropped): give its place back. */
+  private unlend(d: Direction): void {
+    (d.lentArena as FrameArena).untake();
+    d.lent = null;
+    d.lentArena = null;
+  }
+
   /** @internal Called by the ends. */
   send(dirIdx: number, frame: Uint8Array): void {
+    const d = this.dirs[dirIdx];
+    if (d.lent !== null) {
+      if (frame === d.lent) {
+        // The sender built the frame in place: it stays there unless dropped or overtaking.
+        const a = d.lentArena as FrameArena;
+        d.lent = null;
+        d.lentArena = null;
+        if (!this.sendFrame(dirIdx, frame, a, d.lentEnd)) a.untake();
+        return;
+      }
+      this.unlend(d);
+    }
+    this.sendFrame(dirIdx, frame, null, 0);
+  }
+
+  /**
+   * Queue (a copy of) `frame` with the direction's impairments. `lentArena`:
+   * the frame already sits in that arena (ending at `lentEnd`). Returns true
+   * when the frame itself was queued there (false: dropped or copied).
+   */
+  private sendFrame(
+    dirIdx: number,
+    frame: Uint8Array,
+    lentArena: FrameArena | null,
+    lentEnd: number,
+  ): boolean {
     const d = this.dirs[dirIdx];
     const c = d.cfg;
     const st = d.stats;
@@ -554,7 +655,7 @@ export class MemoryWire implements Steppable {
     }
     if (len > this.mtu) {
       st.dropped.mtu++;
-      return;
+      return false;
     }
     let depart = now;
     if (c.rateBps > 0) {
@@ -570,7 +671,7 @@ export class MemoryWire implements Steppable {
       }
       if (d.queuedBytes + len > c.queueLimit) {
         st.dropped.queue++;
-        return;
+        return false;
       }
       const start = Math.max(d.busyUntil, now);
       depart = start + (len * 8000) / c.rateBps;
@@ -582,7 +683,7 @@ export class MemoryWire implements Steppable {
     const rng = d.rng;
     if (c.loss > 0 && rng.float() < c.loss) {
       st.dropped.loss++;
-      return;
+      return false;
     }
     if (c.burst) {
       const p = d.geBad ? c.geLossBad : c.geLossGood;
@@ -592,14 +693,14 @@ export class MemoryWire implements Steppable {
       } else if (rng.float() < c.geP) d.geBad = true;
       if (lost) {
         st.dropped.burst++;
-        return;
+        return false;
       }
     }
-    const copy = this.copyOf(frame);
-    const dup = c.duplicate > 0 && rng.float() < c.duplicate ? this.copyOf(frame) : null;
+    // (The generator is drawn in the same order whichever memory the copy takes.)
+    const dup = c.duplicate > 0 && rng.float() < c.duplicate;
+    let flip = -1;
     if (c.corrupt > 0 && len > 0 && rng.float() < c.corrupt) {
-      const bit = rng.below(len * 8);
-      copy[bit >>> 3] ^= 1 << (bit & 7);
+      flip = rng.below(len * 8);
       st.corrupted++;
     }
     let arrival = depart + c.delay;
@@ -612,17 +713,58 @@ export class MemoryWire implements Steppable {
       if (arrival < d.lastArrival) arrival = d.lastArrival;
       d.lastArrival = arrival;
     }
-    this.enqueue(arrival, dirIdx, copy);
-    if (dup !== null) {
-      st.duplicated++;
-      this.enqueue(arrival, dirIdx, dup);
+    const ring = this.rings[dirIdx];
+    // In order within its direction (times equal: the later seq goes after);
+    // frames that overtake others go to the heap.
+    const inOrder = ring.size === 0 || arrival >= ring.tail;
+    let copy: Uint8Array | null = null;
+    let arena: FrameArena | null = null;
+    let arenaEnd = 0;
+    if (lentArena !== null && inOrder) {
+      copy = frame;
+      arena = lentArena;
+      arenaEnd = lentEnd;
+    } else if (inOrder && d.rx.rxBorrow) {
+      // Delivered in the order sent, to a receiver that keeps nothing: the
+      // copy goes into the direction's arena and is released after delivery.
+      arena = this.arenaFor(d, len);
+      if (arena !== null) {
+        arenaEnd = arena.lastEnd;
+        copy = new Uint8Array(arena.buffer, this.arenaOff, len);
+        copy.set(frame);
+      }
     }
+    if (copy === null) copy = this.copyOf(frame);
+    // A duplicate is a frame of its own (the receiver owns it), uncorrupted.
+    const twin = dup ? this.copyOf(frame) : null;
+    if (flip >= 0) copy[flip >>> 3] ^= 1 << (flip & 7);
+    if (inOrder) ring.push(arrival, this.seq++, copy, arena, arenaEnd);
+    else this.heap.push(arrival, this.seq++, dirIdx, copy);
+    if (twin !== null) {
+      st.duplicated++;
+      if (inOrder) ring.push(arrival, this.seq++, twin, null, 0);
+      else this.heap.push(arrival, this.seq++, dirIdx, twin);
+    }
+    return copy === frame;
   }
 
-  private enqueue(time: number, dir: number, frame: Uint8Array): void {
-    const ring = this.rings[dir];
-    // In order within its direction (times equal: the later seq goes after).
-    if (ring.size === 0 || time >= ring.tail) ring.push(time, this.seq++, frame);
-    else this.heap.push(time, this.seq++, dir, frame);
+  /**
+   * The arena of direction `d` with room for a frame of `len` bytes taken
+   * (its place ends at arena.lastEnd), or null when it is full at its
+   * largest size. A full arena is replaced by one twice its size; frames
+   * still in the old one are released into it and it goes when they do.
+   */
+  private arenaFor(d: Direction, len: number): FrameArena | null {
+    let a = d.arena;
+    if (a === null) a = d.arena = new FrameArena(ARENA_MIN);
+    let off = a.take(len);
+    if (off < 0) {
+      if (a.capacity >= ARENA_MAX) return null;
+      a = d.arena = new FrameArena(Math.max(a.capacity * 2, len));
+      off = a.take(len);
+      if (off < 0) return null;
+    }
+    this.arenaOff = off;
+    return a;
   }
 }

@@ -288,6 +288,9 @@ const arenaKernels = new WeakMap<ArrayBufferLike, Kernel>();
 let lastArray: Uint8Array | null = null;
 let lastKernel: Kernel | null = null;
 let lastByteOffset = 0;
+// ... and the last ArrayBuffer seen there, with its kernel.
+let lastBuffer: ArrayBufferLike | null = null;
+let lastBufferKernel: Kernel | null = null;
 
 const ARENA_BYTES = 4 << 20;
 let arena: Uint8Array | null = null;
@@ -314,6 +317,21 @@ export function wireBuffer(size: number): Uint8Array {
   const view = new Uint8Array(arena.buffer, arenaTop, size);
   arenaTop += (size + 63) & ~63;
   return view;
+}
+
+/**
+ * A zeroed buffer of at least `size` bytes in a WebAssembly memory of its
+ * own (whole 64 KiB pages), which `sum16`/`checksum` read in place; a plain
+ * Uint8Array when WebAssembly SIMD is unavailable. For long-lived rings that
+ * reuse their memory (MemoryWire's frame arenas): a fresh WebAssembly memory
+ * costs page faults on first touch, so allocate once and recycle.
+ */
+export function wireMemory(size: number): Uint8Array {
+  const pages = Math.max(1, Math.ceil(size / 65536));
+  const api = instantiate(pages);
+  if (api === null) return new Uint8Array(size);
+  arenaKernels.set(api.memory.buffer, api.sum);
+  return new Uint8Array(api.memory.buffer);
 }
 
 /** Which implementation serves large sums: 'wasm-simd' or 'js'. */
@@ -357,7 +375,14 @@ function sumLong(buf: Uint8Array, off: number, n: number): number {
     // not worth it for a short span of an array seen once (e.g. a received ACK).
     if (n < STAGED_MIN) return sum16Portable(buf, off, n);
     lastArray = buf;
-    lastKernel = arenaKernels.get(buf.buffer) ?? null;
+    // Frames are views that come and go over a few long-lived buffers (a
+    // wire's arena): the WeakMap lookup is needed only when the buffer changes.
+    const ab = buf.buffer;
+    if (ab !== lastBuffer) {
+      lastBuffer = ab;
+      lastBufferKernel = arenaKernels.get(ab) ?? null;
+    }
+    lastKernel = lastBufferKernel;
     lastByteOffset = buf.byteOffset;
   }
   let t: number;

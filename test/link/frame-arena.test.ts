@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { FrameArena } from '../../src/link/frame-arena.js';
+import { MemoryWire, type MemoryWireOptions } from '../../src/link/memory-wire.js';
+import { World } from '../../src/sim/world.js';
+import { checksumBackend, sum16, sum16Portable } from '../../src/wire/checksum.js';
+
+describe('FrameArena', () => {
+  test('frames taken first in, first out never overlap and stay inside the ring', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 70_000 })), { maxLength: 300 }),
+        (ops) => {
+          const a = new FrameArena(1 << 18);
+          const live: { off: number; len: number; end: number }[] = [];
+          for (const [takeOne, len] of ops) {
+            if (takeOne || live.length === 0) {
+              const off = a.take(len);
+              if (off < 0) continue;
+              assert.ok(off >= 0 && off + len <= a.capacity, `inside: ${off}+${len}`);
+              assert.equal(off % 16, 0);
+              for (const l of live) assert.ok(off + len <= l.off || l.off + l.len <= off, 'no overlap');
+              live.push({ off, len, end: a.lastEnd });
+            } else {
+              const f = live.shift() as { end: number };
+              a.release(f.end);
+            }
+            assert.equal(a.live, live.length);
+          }
+        },
+      ),
+    );
+  });
+
+  test('full: take refuses, and room comes back as the oldest frames go', () => {
+    const a = new FrameArena(65536);
+    const ends: number[] = [];
+    while (a.take(1000) >= 0) ends.push(a.lastEnd);
+    assert.equal(ends.length, Math.floor(65536 / 1008));
+    assert.equal(a.take(1000), -1);
+    a.release(ends[0]);
+    a.release(ends[1]);
+    assert.equal(a.take(1000), 0, 'wraps to the start once it is free');
+  });
+
+  test('untake gives back exactly the last place taken', () => {
+    const a = new FrameArena(65536);
+    const first = a.take(100);
+    const second = a.take(100);
+    a.untake();
+    assert.equal(a.live, 1);
+    assert.equal(a.take(100), second);
+    assert.notEqual(first, second);
+  });
+
+  test('the ring is WebAssembly memory: sums read it in place and agree with the portable sum', () => {
+    const a = new FrameArena(1 << 16);
+    const off = a.take(1500);
+    const v = new Uint8Array(a.buffer, off, 1500);
+    for (let i = 0; i < v.length; i++) v[i] = (i * 7 + 3) & 255;
+    assert.equal(sum16(v, 0, v.length), sum16Portable(v, 0, v.length));
+    if (checksumBackend() === 'wasm-simd') assert.ok(a.buffer instanceof ArrayBuffer);
+  });
+});
+
+/** A frame whose bytes say which it is. */
+function frame(seq: number, len: number): Uint8Array {
+  const f = new Uint8Array(len);
+  for (let i = 0; i < len; i++) f[i] = (seq * 131 + i * 7) & 255;
+  f[0] = seq >>> 8;
+  f[1] = seq & 255;
+  return f;
+}
+
+/** Bits in which a and b differ. */
+function bitDiff(a: Uint8Array, b: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    let x = a[i] ^ b[i];
+    while (x !== 0) {
+      n += x & 1;
+      x >>>= 1;
+    }
+  }
+  return n;
+}
+
+/**
+ * Send `n` frames a→b to a receiver that borrows frames (copies them on
+ * arrival, then scribbles over the frame it was lent, as a careless borrower
+ * might), some built in lent buffers (txBuffer), and check every delivery.
+ */
+function borrowRun(opts: MemoryWireOptions, n: number, lendEvery: number) {
+  const world = new World();
+  const wire = world.add(new MemoryWire({ mtu: 2000, ...opts, clock: world.clock }));
+  const got: Uint8Array[] = [];
+  wire.b.rxBorrow = true;
+  wire.b.onReceive = (f) => {
+    got.push(f.slice());
+    f.fill(0xee); // the wire must not rely on the frame after delivery
+  };
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = 40 + ((i * 397) % 1460);
+    const src = frame(i, len);
+    sent.push(src);
+    const lent = i % lendEvery === 0 ? (wire.a.txBuffer?.(len) ?? null) : null;
+    if (lent !== null) {
+      lent.set(src);
+      wire.a.transmit(lent);
+    } else wire.a.transmit(src);
+    if (i % 7 === 0) world.run({ until: world.now + 0.5 });
+  }
+  world.run();
+  return { wire, got, sent };
+}
+
+describe('MemoryWire to a borrowing receiver (frame arena, lent buffers)', () => {
+  test('plain: every frame arrives intact and in order, lent or copied', () => {
+    const { got, sent, wire } = borrowRun({ delay: 1 }, 3000, 2);
+    assert.equal(got.length, sent.length);
+    for (let i = 0; i < sent.length; i++) assert.deepEqual(got[i], sent[i], `frame ${i}`);
+    assert.equal(wire.statsAToB.delivered, 3000);
+  });
+
+  test('with loss, duplication, corruption and reordering: each delivery is a sent frame, duplicates independent', () => {
+    const { got, sent, wire } = borrowRun(
+      { delay: 1, loss: 0.05, duplicate: 0.1, corrupt: 0.05, reorder: 0.05, reorderDelay: 3 },
+      4000,
+      1,
+    );
+    const st = wire.statsAToB;
+    assert.equal(got.length, st.delivered);
+    assert.equal(st.delivered, st.sent - st.dropped.loss + st.duplicated);
+    assert.ok(st.duplicated > 0 && st.corrupted > 0 && st.reordered > 0 && st.dropped.loss > 0);
+    let corrupted = 0;
+    const seen = new Map<number, number>();
+    for (const f of got) {
+      const seq = (f[0] << 8) | f[1];
+      const d = bitDiff(f, sent[seq]);
+      // A flipped bit may hit the sequence bytes: then it names another frame of a different length, or the same one.
+      if (f.length === sent[seq].length && d <= 1) {
+        corrupted += d;
+        seen.set(seq, (seen.get(seq) ?? 0) + 1);
+      } else corrupted++;
+    }
+    assert.ok(corrupted <= st.corrupted, `${corrupted} corrupted deliveries, ${st.corrupted} corruptions`);
+    // Duplicates are copies made before corruption: a frame delivered twice is at most one bit off in one copy.
+    let twice = 0;
+    for (const k of seen.values()) if (k === 2) twice++;
+    assert.ok(twice > 0);
+  });
+
+  test('a lent buffer not transmitted is taken back; an abandoned one does not disturb later frames', () => {
+    const world = new World();
+    const wire = world.add(new MemoryWire({ delay: 1, clock: world.clock }));
+    const got: Uint8Array[] = [];
+    wire.b.rxBorrow = true;
+    wire.b.onReceive = (f) => got.push(f.slice());
+    for (let round = 0; round < 2000; round++) {
+      const abandoned = wire.a.txBuffer?.(1400) ?? null;
+      assert.ok(abandoned !== null);
+      abandoned.fill(0xaa);
+      wire.a.transmit(frame(round, 600)); // a different frame: the lent buffer is given back
+      if (round % 50 === 0) world.run({ until: world.now + 2 });
+    }
+    world.run();
+    assert.equal(got.length, 2000);
+    for (let i = 0; i < got.length; i++) assert.deepEqual(got[i], frame(i, 600));
+  });
+
+  test('no txBuffer toward a receiver that owns its frames (the default)', () => {
+    const wire = new MemoryWire();
+    wire.b.onReceive = () => {};
+    assert.equal(wire.a.txBuffer?.(100), null);
+  });
+
+  test('a receiver that owns its frames keeps them intact after later traffic', () => {
+    const world = new World();
+    const wire = world.add(new MemoryWire({ delay: 1, clock: world.clock }));
+    const got: Uint8Array[] = [];
+    wire.b.onReceive = (f) => got.push(f);
+    for (let i = 0; i < 5000; i++) wire.a.transmit(frame(i, 1000));
+    world.run();
+    for (let i = 0; i < 5000; i++) assert.deepEqual(got[i], frame(i, 1000));
+  });
+});
