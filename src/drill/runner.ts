@@ -880,7 +880,7 @@ export class Runner {
           void src;
           this.fail(
             ev,
-            `runtime error in ${name} call: Bad ${argName(name, i)}: expected: ${showValue(want)} actual: ${showValue(v)}${err === true ? '' : ` (${err})`}`,
+            `runtime error in ${name} call: Bad ${argName(name, i)}: expected: ${showValue(want)} actual: ${shownActual(want, v)}${err === true ? '' : ` (${err})`}`,
           );
         }
       }
@@ -1005,8 +1005,34 @@ function matchValue(want: Value, actual: Value): string | true | null {
       ? null
       : 'revents';
   if (want.t === 'sockaddr')
-    return actual.t === 'sockaddr' && actual.port === want.port && actual.addr === want.addr ? null : true;
-  return null;
+    return actual.t === 'sockaddr' &&
+      actual.family === want.family &&
+      actual.port === want.port &&
+      actual.addr === want.addr
+      ? null
+      : true;
+  if (want.t === 'struct') {
+    // packetdrill: only the fields the script lists are compared
+    // ({tcpi_state=TCP_ESTABLISHED, tcpi_rto=...}); a listed field the
+    // target did not report is a mismatch, never a pass.
+    if (actual.t !== 'struct') return true;
+    for (const [k, w] of Object.entries(want.fields)) {
+      const a = actual.fields[k];
+      if (a === undefined) return `${k} not reported by the target`;
+      const e = matchValue(w, a);
+      if (e) return e === true ? `${k}: expected ${showValue(w)}, got ${showValue(a)}` : `${k}: ${e}`;
+    }
+    return null;
+  }
+  return true;
+}
+
+/** `actual` as the message shows it: for a struct, only the fields the script listed. */
+function shownActual(want: Value, actual: Value): string {
+  if (want.t !== 'struct' || actual.t !== 'struct') return showValue(actual);
+  const fields: Record<string, Value> = {};
+  for (const k of Object.keys(want.fields)) if (actual.fields[k] !== undefined) fields[k] = actual.fields[k];
+  return showValue({ t: 'struct', fields });
 }
 
 function specToOption(o: TcpOptionSpec): TcpOption {

@@ -18,6 +18,7 @@ import { TcpLayer } from '../tcp/tcp.js';
 import type { UdpSocket } from '../udp/udp-socket.js';
 import { formatAddr, isV4Mapped, parseAddr } from '../wire/addr.js';
 import type { DrillConfig } from './config.js';
+import { TCP_INFO_LEN } from './kernel/tcp-info.js';
 import { ToolShell } from './shell.js';
 import { SYMBOLS } from './symbols.js';
 import type {
@@ -111,6 +112,7 @@ const LEVEL_OPTS: Record<number, string[]> = {
     'TCP_QUICKACK',
     'TCP_SYNCNT',
     'TCP_CONGESTION',
+    'TCP_INFO',
   ],
   0: ['IP_BIND_ADDRESS_NO_PORT', 'IP_LOCAL_PORT_RANGE'],
   41: ['IPV6_V6ONLY'],
@@ -485,6 +487,9 @@ export class UsnetTarget implements Target {
         } else if (v && typeof v === 'object' && 'onoff' in v) {
           outV = { t: 'linger', onoff: Number(v.onoff), linger: Number(v.linger) };
           len = 8;
+        } else if (name === 'TCP_INFO') {
+          outV = tcpInfoValue(v as Record<string, number>);
+          len = TCP_INFO_LEN;
         } else throw new Error(`getsockopt ${name}: usnet returns a structure the drill cannot compare`);
         return { ret: 0, errno: null, out: { 3: outV, 4: { t: 'list', items: [{ t: 'int', v: len }] } } };
       }
@@ -611,6 +616,21 @@ export class UsnetTarget implements Target {
     this.shellRunner = null;
     if (s) await s.close();
   }
+}
+
+/**
+ * Counts usnet's TCP_INFO carries as constant 0 because its SACK recovery
+ * does not keep them (Linux: segments SACKed / marked lost / retransmitted
+ * and unacknowledged). Left out, so that a script asking for them fails as
+ * "not reported" instead of comparing against a made-up 0.
+ */
+const TCP_INFO_NOT_MODELLED = new Set(['tcpi_sacked', 'tcpi_lost', 'tcpi_retrans']);
+
+/** The socket's TCP_INFO record as the struct a script compares field by field. */
+function tcpInfoValue(info: Record<string, number>): Value {
+  const fields: Record<string, Value> = {};
+  for (const [k, v] of Object.entries(info)) if (!TCP_INFO_NOT_MODELLED.has(k)) fields[k] = { t: 'int', v };
+  return { t: 'struct', fields };
 }
 
 function errnoName(n: number): ErrnoCode {

@@ -51,7 +51,8 @@ export function tcpInfo(t: Tcb, now: number): Record<string, number> {
     tcpi_reordering: 3,
     tcpi_rcv_space: t.rcvWnd,
     tcpi_total_retrans: t.totalRetrans,
-    tcpi_bytes_acked: t.bytesAcked,
+    // Linux counts snd_una's advance, so our SYN and FIN count one byte each (checked on 6.18).
+    tcpi_bytes_acked: t.bytesAcked + (synAcked(t) ? 1 : 0) + (finAcked(t) ? 1 : 0),
     tcpi_bytes_received: t.bytesReceived,
     tcpi_segs_out: t.segsOut,
     tcpi_segs_in: t.segsIn,
@@ -65,4 +66,13 @@ export function tcpInfo(t: Tcb, now: number): Record<string, number> {
     tcpi_rcv_wnd: t.rcvWnd,
     tcpi_total_rto: t.totalRto,
   };
+}
+
+function synAcked(t: Tcb): boolean {
+  const s = t.state;
+  return s !== TcpState.LISTEN && s !== TcpState.CLOSED && s !== TcpState.SYN_SENT && !t.synUnacked();
+}
+
+function finAcked(t: Tcb): boolean {
+  return t.state === TcpState.FIN_WAIT2 || t.state === TcpState.TIME_WAIT;
 }

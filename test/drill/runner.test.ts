@@ -93,6 +93,33 @@ test('system call results and errno are checked', async () => {
   assert.match(out.r.error ?? '', /Bad optval: expected: \[1\] actual: \[0\]/);
 });
 
+test('struct out-values: the listed fields are compared, and only those', async () => {
+  const sock = '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n';
+  // a wrong field fails, naming it with both values
+  const wrong = await run(`${sock}+0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_state=TCP_LISTEN}, ...) = 0\n`);
+  assert.match(
+    wrong.r.error ?? '',
+    /t\.pkt:2: runtime error in getsockopt call: Bad optval: expected: \{tcpi_state=TCP_LISTEN\} actual: \{tcpi_state=7\} \(tcpi_state: expected TCP_LISTEN, got 7\)/,
+  );
+  // a field the target does not report is a failure, not a pass
+  const unknown = await run(`${sock}+0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_no_such_field=0}, ...) = 0\n`);
+  assert.match(unknown.r.error ?? '', /tcpi_no_such_field not reported by the target/);
+  // fields not listed are not compared; `...` matches any value
+  const ok = await run(
+    `${sock}+0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_state=TCP_CLOSE, tcpi_rto=1000000, tcpi_snd_cwnd=...}, ...) = 0\n`,
+  );
+  assert.equal(ok.r.error, null);
+});
+
+test('sockaddr out-values compare the family too', async () => {
+  const { r } = await run(`${OPEN}+0 > S. 0:0(0) ack 1 <...>
++.01 < . 1:1(0) ack 1 win 502
++0 accept(3, ..., ...) = 4
++0 getpeername(4, {sa_family=AF_INET6, sin6_port=htons(40000), sin6_addr=inet6_addr("192.0.2.1")}, [28]) = 0
+`);
+  assert.match(r.error ?? '', /t\.pkt:9: runtime error in getpeername call: Bad argument 1/);
+});
+
 test('a failing shell command fails the script; %{ }% is reported skipped', async () => {
   const sh = await run('0 `ss -tan | grep -q ESTAB`\n');
   assert.match(

@@ -66,6 +66,15 @@ const LAYOUT: Array<[string, number, 2 | 4 | 8]> = [];
     ['total_rto', 2],
     ['total_rto_recoveries', 2],
     ['total_rto_time', 4],
+    // Accurate ECN counters (6.18; the u16/bit-field words after them changed
+    // between kernel versions and are not decoded)
+    ['received_ce', 4],
+    ['delivered_e1_bytes', 4],
+    ['delivered_e0_bytes', 4],
+    ['delivered_ce_bytes', 4],
+    ['received_e1_bytes', 4],
+    ['received_e0_bytes', 4],
+    ['received_ce_bytes', 4],
   ];
   for (const [n, size] of rest) {
     LAYOUT.push([n, off, size]);
@@ -73,8 +82,8 @@ const LAYOUT: Array<[string, number, 2 | 4 | 8]> = [];
   }
 }
 
-/** sizeof(struct tcp_info) as of Linux 6.x. */
-export const TCP_INFO_LEN = 248;
+/** sizeof(struct tcp_info) on Linux 6.18 (248 before the AccECN fields). */
+export const TCP_INFO_LEN = 280;
 
 export function decodeTcpInfo(b: Uint8Array): Record<string, number> {
   const out: Record<string, number> = {};
