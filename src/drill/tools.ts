@@ -375,6 +375,72 @@ export function runNstat(argv: string[], counters: Record<string, number>, hist:
 
 // ---------------------------------------------------------------- sysctl
 
+const INT_RE = /^[-+]?(0x[0-9a-f]+|[0-9]+)$/i;
+const intIn =
+  (lo: number, hi: number) =>
+  (v: string): string | null => {
+    if (!INT_RE.test(v)) return null;
+    const n = Number(v.replace(/^\+/, ''));
+    return n >= lo && n <= hi ? String(n) : null;
+  };
+const TFO_KEY = /^[0-9a-f]{1,8}(-[0-9a-f]{1,8}){3}$/i;
+
+/**
+ * Linux sysctls with no meaning in usnet, which has no pacing, no TCP Fast
+ * Open server keys, no TSO autosizing or TCP small queues, and whose
+ * FACK switch Linux itself keeps only as a no-op: scripts written for Linux
+ * set them in their set-up (the kernel selftests' defaults.sh sets
+ * tcp_fack, the pacing ratios and tcp_fastopen_key), so the tool accepts
+ * them with Linux's checks, remembers the value per stack and prints it
+ * back, and nothing else changes. Defaults and limits as read in a fresh
+ * network namespace of 6.18. (The TSO knobs tcp_min_tso_segs,
+ * tcp_tso_win_divisor and tcp_tso_rtt_log are the stack's own sysctls.)
+ */
+const INERT_SYSCTLS: Record<string, { def: string; parse: (v: string) => string | null }> = {
+  'net.ipv4.tcp_fack': { def: '0', parse: intIn(-(2 ** 31), 2 ** 31 - 1) },
+  'net.ipv4.tcp_pacing_ss_ratio': { def: '200', parse: intIn(0, 1000) },
+  'net.ipv4.tcp_pacing_ca_ratio': { def: '120', parse: intIn(0, 1000) },
+  'net.ipv4.tcp_limit_output_bytes': { def: '4194304', parse: intIn(-(2 ** 31), 2 ** 31 - 1) },
+  'net.ipv4.tcp_backlog_ack_defer': { def: '1', parse: intIn(0, 1) },
+  'net.ipv4.tcp_fastopen_key': {
+    def: '00000000-00000000-00000000-00000000',
+    // a primary key and an optional backup, each four 32-bit hex words
+    parse: (v) => {
+      const keys = v.split(',');
+      if (keys.length > 2 || !keys.every((k) => TFO_KEY.test(k))) return null;
+      return keys
+        .map((k) =>
+          k
+            .split('-')
+            .map((w) => w.toLowerCase().padStart(8, '0'))
+            .join('-'),
+        )
+        .join(',');
+    },
+  },
+};
+
+/** Values of INERT_SYSCTLS written so far, per stack. */
+const inertValues = new WeakMap<Sysctl, Map<string, string>>();
+
+function inertGet(sysctl: Sysctl, name: string): string | null {
+  const d = INERT_SYSCTLS[name];
+  if (d === undefined) return null;
+  return inertValues.get(sysctl)?.get(name) ?? d.def;
+}
+
+/** 'ok', 'unknown' (not an inert name) or 'invalid'. */
+function inertSet(sysctl: Sysctl, name: string, value: string): 'ok' | 'unknown' | 'invalid' {
+  const d = INERT_SYSCTLS[name];
+  if (d === undefined) return 'unknown';
+  const v = d.parse(value);
+  if (v === null) return 'invalid';
+  let m = inertValues.get(sysctl);
+  if (m === undefined) inertValues.set(sysctl, (m = new Map()));
+  m.set(name, v);
+  return 'ok';
+}
+
 /**
  * `sysctl [-q] [-n] [-e] [-w] name[=value]...` (procps): print or set.
  * Names may use dots or slashes.
@@ -417,26 +483,39 @@ export function runSysctl(argv: string[], sysctl: Sysctl): ToolResult {
         continue;
       }
       const value = item.slice(eq + 1).trim();
+      let shown: string;
       try {
         sysctl.set(name, value);
+        shown = sysctl.format(name);
       } catch (e) {
         const code = (e as { code?: string }).code;
-        if (code === 'ENOENT') {
+        const inert = code === 'ENOENT' ? inertSet(sysctl, name, value) : 'invalid';
+        if (inert === 'unknown') {
           if (!ignoreUnknown)
             fail(`cannot stat /proc/sys/${name.replaceAll('.', '/')}: No such file or directory`);
-        } else fail(`setting key "${name}": Invalid argument`);
-        continue;
+          continue;
+        }
+        if (inert === 'invalid') {
+          fail(`setting key "${name}": Invalid argument`);
+          continue;
+        }
+        // procps echoes what was written
+        shown = value;
       }
-      if (!quiet) out += valuesOnly ? `${sysctl.format(name)}\n` : `${name} = ${sysctl.format(name)}\n`;
+      if (!quiet) out += valuesOnly ? `${shown}\n` : `${name} = ${shown}\n`;
       continue;
     }
     let text: string;
     try {
       text = sysctl.format(name);
     } catch {
-      if (!ignoreUnknown)
-        fail(`cannot stat /proc/sys/${name.replaceAll('.', '/')}: No such file or directory`);
-      continue;
+      const inert = inertGet(sysctl, name);
+      if (inert === null) {
+        if (!ignoreUnknown)
+          fail(`cannot stat /proc/sys/${name.replaceAll('.', '/')}: No such file or directory`);
+        continue;
+      }
+      text = inert;
     }
     out += valuesOnly ? `${text}\n` : `${name} = ${text}\n`;
   }

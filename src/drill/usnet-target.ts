@@ -594,7 +594,10 @@ export class UsnetTarget implements Target {
     );
     return this.shellRunner.run(command, {
       cwd: (this.cfg as DrillConfig).cwd ?? process.cwd(),
-      env: this.cfg.defines,
+      // packetdrill exports its pid, which is the shell's $PPID: the kernel
+      // selftests' set_sysctls.py names its restore script after it and the
+      // script's last line runs `/tmp/sysctl_restore_${PPID}.sh`.
+      env: { PACKETDRILL_PID: String(process.pid), ...this.cfg.defines },
     });
   }
 

@@ -157,6 +157,41 @@ test('sysctl reads, writes, -n, -q, unknown names', () => {
   assert.equal(runSysctl(['-e', '-q', 'net.ipv4.nope=1'], s).status, 0);
 });
 
+test('sysctl accepts and keeps Linux knobs usnet has no use for (pacing, Fast Open key, FACK)', () => {
+  // what the kernel selftests' defaults.sh writes; each read back as a fresh 6.18 namespace prints it
+  const s = new Sysctl();
+  assert.equal(runSysctl(['-n', 'net.ipv4.tcp_pacing_ss_ratio'], s).stdout, '200\n');
+  for (const item of [
+    'net.ipv4.tcp_fack=0',
+    'net.ipv4.tcp_pacing_ss_ratio=200',
+    'net.ipv4.tcp_pacing_ca_ratio=120',
+    'net.ipv4.tcp_fastopen_key=a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4',
+  ])
+    assert.deepEqual(runSysctl(['-q', item], s), { status: 0, stdout: '', stderr: '' }, item);
+  assert.equal(
+    runSysctl(['-w', 'net.ipv4.tcp_pacing_ca_ratio=90'], s).stdout,
+    'net.ipv4.tcp_pacing_ca_ratio = 90\n',
+  );
+  assert.equal(runSysctl(['-n', 'net.ipv4.tcp_pacing_ca_ratio'], s).stdout, '90\n');
+  assert.equal(
+    runSysctl(['net/ipv4/tcp_fastopen_key'], s).stdout,
+    'net.ipv4.tcp_fastopen_key = a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4\n',
+  );
+  // values are per stack
+  assert.equal(runSysctl(['-n', 'net.ipv4.tcp_pacing_ca_ratio'], new Sysctl()).stdout, '120\n');
+  // Linux's limits: the ratios are 0..1000, the key is four hex words
+  for (const bad of [
+    'net.ipv4.tcp_pacing_ss_ratio=1001',
+    'net.ipv4.tcp_fastopen_key=zz',
+    'net.ipv4.tcp_fack=x',
+  ]) {
+    const r = runSysctl(['-q', '-w', bad], s);
+    assert.equal(r.status, 1, bad);
+    assert.match(r.stderr, /setting key "net\.ipv4\.tcp_\w+": Invalid argument/);
+  }
+  assert.equal(runSysctl(['-n', 'net.ipv4.tcp_pacing_ss_ratio'], s).stdout, '200\n');
+});
+
 test('the tool shell runs pipelines with sysctl/ss/nstat answered by the runner', async () => {
   const s = new Sysctl();
   const sh = new ToolShell((tool, argv) => {

@@ -358,7 +358,13 @@ export class KernelTarget implements Target {
       // Commands here are timed against the kernel's timers: the cheaper way in.
       netOnly: true,
       // nstat keeps its history per user in /tmp: give each namespace its own.
-      env: { ...process.env, NSTAT_HISTORY: this.nstatHistory(), ...this.config.defines },
+      // PACKETDRILL_PID as packetdrill exports it (the shell's $PPID; see usnet-target.ts).
+      env: {
+        ...process.env,
+        NSTAT_HISTORY: this.nstatHistory(),
+        PACKETDRILL_PID: String(process.pid),
+        ...this.config.defines,
+      },
       cwd: this.config.cwd,
     });
     const status = r.code ?? 128 + (r.signal === 'SIGKILL' ? 9 : 15);
