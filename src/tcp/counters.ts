@@ -48,6 +48,17 @@ const NAMES = [
   'TcpExtTCPFastRetrans',
   'TcpExtTCPSlowStartRetrans',
   'TcpExtTCPDSACKOldSent',
+  'TcpExtTCPDSACKOfoSent',
+  'TcpExtTCPDSACKRecv',
+  'TcpExtTCPDSACKOfoRecv',
+  'TcpExtTCPDSACKRecvSegs',
+  'TcpExtTCPDSACKIgnoredDubious',
+  'TcpExtTCPDSACKIgnoredNoUndo',
+  'TcpExtTCPDSACKIgnoredOld',
+  'TcpExtTCPDSACKUndo',
+  'TcpExtDelayedACKLost',
+  'TcpExtTCPSackRecovery',
+  'TcpExtTCPLossProbeRecovery',
   'TcpExtTCPRcvQDrop',
   'TcpExtTCPZeroWindowDrop',
   'TcpExtTCPWantZeroWindowAdv',
@@ -56,6 +67,7 @@ const NAMES = [
   'TcpExtEmbryonicRsts',
   'TcpExtTCPOrphanQueued',
   'TcpExtOutOfWindowIcmps',
+  'TcpExtTCPDeliveredCE',
 ] as const;
 
 export type TcpCounterName = (typeof NAMES)[number];

@@ -18,6 +18,7 @@ import {
   tcpDone,
   tcpReset,
 } from './conn.js';
+import { dsackExtend, dsackSet, oooDup, oooDuplicate, sendDupAck } from './dsack.js';
 import { acceptChild, childRetransmittedSyn } from './listen.js';
 import {
   ATO_MIN,
@@ -157,7 +158,9 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
       return;
     }
     L.inc(c.TcpExtPAWSEstab);
-    oowAck(L, t, c.TcpExtTCPACKSkippedSeq);
+    // Linux tcp_send_dupack: a segment with data is answered every time (D-SACK if old).
+    if (segLen > 0) sendDupAck(L, t, h.seq, segLen);
+    else oowAck(L, t, c.TcpExtTCPACKSkippedSeq);
     return;
   }
 
@@ -171,9 +174,10 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
         challengeAck(L, t);
         return;
       }
-      // Old duplicate data: Linux answers at once and goes into quick-ACK mode.
-      if (len > 0 && seqLeq(end, t.rcvNxt)) enterQuickAck(t, MAX_QUICKACKS);
-      oowAck(L, t, c.TcpExtTCPACKSkippedSeq);
+      // Data or FIN: answered at once, never rate-limited; old data in
+      // quick-ACK mode with a D-SACK (Linux tcp_send_dupack).
+      if (segLen > 0) sendDupAck(L, t, h.seq, segLen);
+      else oowAck(L, t, c.TcpExtTCPACKSkippedSeq);
     }
     return;
   }
@@ -258,7 +262,10 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
         receiveData(L, t, h);
         break;
       default:
-        // CLOSE_WAIT, CLOSING, LAST_ACK: the peer's FIN came already; ignore (RFC 9293).
+        // CLOSE_WAIT, CLOSING, LAST_ACK: the peer's FIN came already; ignore
+        // (RFC 9293), except a retransmission of what we have (say, the FIN
+        // again): Linux ACKs it at once with a D-SACK.
+        if (seqLeq(end, t.rcvNxt)) oldDuplicate(L, t, h.seq, segLen);
         break;
     }
   }
@@ -469,18 +476,17 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
   if (seqLt(seq, t.rcvNxt)) {
     const skip = (t.rcvNxt - seq) | 0;
     if (skip >= len) {
-      // Entirely old: a duplicate (D-SACK would report it); ACK now.
+      // Entirely old (unless only its FIN is new): a duplicate.
       if (!(fin && (seq + len) >>> 0 === t.rcvNxt)) {
-        if (len > 0) {
-          enterQuickAck(t, MAX_QUICKACKS);
-          sendAck(L, t);
-        }
+        oldDuplicate(L, t, seq, len + (fin ? 1 : 0));
         return;
       }
       poff = len;
       len = 0;
       seq = t.rcvNxt;
     } else {
+      // Starts below rcv_nxt: report the old part (RFC 2883), keep the rest.
+      dsackSet(L, t, seq, t.rcvNxt);
       poff = skip;
       len -= skip;
       seq = t.rcvNxt;
@@ -504,12 +510,21 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
     }
     t.rcv.ensureCapacity(t.rcv.readable + at + len);
     const hadOoo = t.rcv.oooCount > 0;
+    // Data already held out of order is reported once stored (RFC 2883).
+    const dup = t.sackOk && oooDuplicate(t, at, at + len);
+    const dupBase = t.rcvNxt;
     const adv = t.rcv.store(buf, poff, len, at);
     if (adv < 0) {
       L.inc(c.TcpExtTCPOFODrop);
       enterQuickAck(t, MAX_QUICKACKS);
       sendAck(L, t);
       return;
+    }
+    if (dup) {
+      // All of it held already: Linux drops it as merged (TcpExtTCPOFOMerge).
+      if (at > 0 && oooDup.start === at && oooDup.end === at + len) L.inc(c.TcpExtTCPOFOMerge);
+      // Counted as OfoSent here, as OldSent once rcv_nxt moved past it below.
+      if (at > 0) dsackExtend(L, t, (dupBase + oooDup.start) >>> 0, (dupBase + oooDup.end) >>> 0);
     }
     if (at > 0) {
       L.inc(c.TcpExtTCPOFOQueue);
@@ -521,6 +536,7 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
       return;
     }
     t.rcvNxt = (t.rcvNxt + adv) >>> 0;
+    if (dup) dsackExtend(L, t, (dupBase + oooDup.start) >>> 0, (dupBase + oooDup.end) >>> 0);
     t.bytesReceived += adv;
     t.dataSegsIn++;
     rcvRttMeasure(L, t, len, h.hasTs, h.tsEcr);
@@ -546,6 +562,20 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
     }
   }
   if (finInSeq) tcpFin(L, t);
+}
+
+/**
+ * A segment of `segLen` sequence numbers (data and FIN) wholly below
+ * rcv_nxt: a retransmission of what we have (Linux tcp_data_queue). ACK at
+ * once in quick-ACK mode, reporting it as a D-SACK; TcpExtDelayedACKLost
+ * (our ACK of it was probably lost or late).
+ */
+function oldDuplicate(L: TcpLayer, t: Tcb, seq: number, segLen: number): void {
+  if (segLen <= 0) return;
+  L.inc(L.c.TcpExtDelayedACKLost);
+  dsackSet(L, t, seq, (seq + segLen) >>> 0);
+  enterQuickAck(t, MAX_QUICKACKS);
+  sendAck(L, t);
 }
 
 /** Linux tcp_event_data_recv: quick-ACKs at the start, ato estimation, receive-window growth. */

@@ -162,7 +162,7 @@ export function sendSegment(
       h.tsVal = tsNow(L, t);
       h.tsEcr = t.tsRecent;
     }
-    if (t.sackOk && t.rcv.oooCount > 0 && flags & ACK) {
+    if (t.sackOk && (t.rcv.oooCount > 0 || t.dsack) && flags & ACK) {
       let max = t.tsOk ? 3 : 4;
       if (len > 0) {
         // The SACK option (4 + 8n bytes with padding) must fit beside the
@@ -171,15 +171,23 @@ export function sendSegment(
         const fit = room >= 12 ? (room - 4) >> 3 : 0;
         if (fit < max) max = fit;
       }
+      let d = 0;
+      if (t.dsack && max > 0) {
+        // RFC 2883 §4: a pending duplicate goes first, once (src/tcp/dsack.ts).
+        h.sackBlocks[0] = t.dsackStart;
+        h.sackBlocks[1] = t.dsackEnd;
+        t.dsack = false;
+        d = 1;
+      }
       const r = t.rcv;
       // RFC 2018 §4 (and Linux): the block holding the latest segment first, then the other most recent ones.
-      const n = r.recentOrder(SACK_ORDER, max);
+      const n = r.oooCount > 0 ? r.recentOrder(SACK_ORDER, max - d) : 0;
       for (let k = 0; k < n; k++) {
         const i = SACK_ORDER[k];
-        h.sackBlocks[2 * k] = (t.rcvNxt + r.oooStart[i]) >>> 0;
-        h.sackBlocks[2 * k + 1] = (t.rcvNxt + r.oooEnd[i]) >>> 0;
+        h.sackBlocks[2 * (k + d)] = (t.rcvNxt + r.oooStart[i]) >>> 0;
+        h.sackBlocks[2 * (k + d) + 1] = (t.rcvNxt + r.oooEnd[i]) >>> 0;
       }
-      h.sackCount = n;
+      h.sackCount = n + d;
     }
     h.window = flags & RST && !(flags & ACK) ? 0 : selectWindow(L, t);
   }
@@ -332,7 +340,8 @@ export function ackSndCheck(L: TcpLayer, t: Tcb, now: boolean): void {
     now ||
     (unacked > t.rcvMss && computeWindow(t) >= t.rcvWnd) ||
     (t.quick > 0 && !t.pingpong) ||
-    t.rcv.oooCount > 0
+    t.rcv.oooCount > 0 ||
+    t.dsack
   ) {
     sendAck(L, t);
     return;

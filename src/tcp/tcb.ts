@@ -181,6 +181,10 @@ export class Tcb {
   lastDataRecv = -Infinity;
   /** Segments received since the last ACK we sent. */
   segsSinceAck = 0;
+  /** A duplicate [dsackStart, dsackEnd) waits to be reported as the first SACK block (RFC 2883; src/tcp/dsack.ts). */
+  dsack = false;
+  dsackStart = 0;
+  dsackEnd = 0;
 
   // ---- timers (wheel handles; -1 when not allocated) ----
   hRtx = -1;

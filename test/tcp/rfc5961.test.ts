@@ -56,13 +56,19 @@ test('RFC 5961 §5: an ACK for data never sent is dropped with an ACK; an ACK to
   assert.equal(e.s.recvQueue, 0);
 });
 
-test('out-of-window data gets a duplicate ACK (rate-limited)', () => {
+test('out-of-window data gets a duplicate ACK every time; a bare ACK is rate-limited', () => {
+  // Linux tcp_oow_rate_limited spares segments carrying data (checked with the kernel target).
   const h = new Harness();
   const e = establishPassive(h);
   h.inject({ flags: 'P.', seq: e.peerSeq + 5_000_000, ack: e.iss + 1, payload: 10 });
   assert.equal(h.one().ack, e.peerSeq);
   h.inject({ flags: 'P.', seq: e.peerSeq + 5_000_000, ack: e.iss + 1, payload: 10 });
+  assert.equal(h.one().ack, e.peerSeq);
+  h.inject({ flags: '.', seq: e.peerSeq + 5_000_000, ack: e.iss + 1 });
+  assert.equal(h.one().ack, e.peerSeq);
+  h.inject({ flags: '.', seq: e.peerSeq + 5_000_000, ack: e.iss + 1 });
   assert.equal(h.take().length, 0);
+  assert.equal(h.counter('TcpExtTCPACKSkippedSeq'), 1);
 });
 
 test('PAWS (RFC 7323): a segment with an older timestamp is dropped with an ACK', () => {

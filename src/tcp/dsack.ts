@@ -1,0 +1,87 @@
+/**
+ * Reporting duplicate segments with D-SACK (RFC 2883), as Linux does with
+ * net.ipv4.tcp_dsack = 1 on connections that negotiated SACK.
+ *
+ * The receiver remembers one duplicate range (`t.dsack`, `dsackStart`,
+ * `dsackEnd`); the next segment that carries SACK blocks reports it as its
+ * first block, ahead of the out-of-order blocks (RFC 2883 §4; output.ts),
+ * and the ACK goes at once (observed on Linux 6.18 even in interactive,
+ * delayed-ACK mode). What counts as a duplicate, checked against the kernel
+ * (test/drill/dsack-*.pkt):
+ *   - a segment wholly below rcv_nxt (its FIN included): the whole segment,
+ *     also when it fails the window check or PAWS (Linux tcp_send_dupack);
+ *   - a segment starting below rcv_nxt: the part below rcv_nxt;
+ *   - data already held out of order: the part of the segment inside the
+ *     lowest range it overlaps (Linux keeps the first duplicate and extends
+ *     it only by ranges touching it, which ranges merged in place never do).
+ * Counters: TcpExtTCPDSACKOldSent when the range starts below rcv_nxt
+ * (taken after an in-order segment advanced it), TcpExtTCPDSACKOfoSent
+ * otherwise.
+ */
+import { seqGt, seqLt } from '../wire/seq.js';
+import { enterQuickAck, MAX_QUICKACKS, sendAck } from './output.js';
+import type { Tcb } from './tcb.js';
+import type { TcpLayer } from './tcp.js';
+
+/** Remember [seq, end) as the duplicate to report (Linux tcp_dsack_set). */
+export function dsackSet(L: TcpLayer, t: Tcb, seq: number, end: number): void {
+  if (!t.sackOk || !L.sysctl.v['net.ipv4.tcp_dsack'] || !seqLt(seq, end)) return;
+  L.inc(seqLt(seq, t.rcvNxt) ? L.c.TcpExtTCPDSACKOldSent : L.c.TcpExtTCPDSACKOfoSent);
+  t.dsack = true;
+  t.dsackStart = seq >>> 0;
+  t.dsackEnd = end >>> 0;
+}
+
+/**
+ * Report [seq, end) too: set it when nothing is pending, else widen the
+ * pending range when the two overlap or touch (Linux tcp_dsack_extend).
+ */
+export function dsackExtend(L: TcpLayer, t: Tcb, seq: number, end: number): void {
+  if (!t.dsack) {
+    dsackSet(L, t, seq, end);
+    return;
+  }
+  if (seqGt(seq, t.dsackEnd) || seqGt(t.dsackStart, end)) return;
+  if (seqLt(seq, t.dsackStart)) t.dsackStart = seq >>> 0;
+  if (seqGt(end, t.dsackEnd)) t.dsackEnd = end >>> 0;
+}
+
+/**
+ * A segment of `segLen` sequence numbers (data and FIN) at `seq` that is
+ * dropped as unacceptable (sequence check, PAWS) is answered at once, never
+ * rate-limited (Linux tcp_oow_rate_limited spares segments with data);
+ * when it starts below rcv_nxt it is a retransmission we already have:
+ * quick-ACK mode, TcpExtDelayedACKLost, and a D-SACK for the part below
+ * rcv_nxt (Linux tcp_send_dupack).
+ */
+export function sendDupAck(L: TcpLayer, t: Tcb, seq: number, segLen: number): void {
+  if (segLen > 0 && seqLt(seq, t.rcvNxt)) {
+    L.inc(L.c.TcpExtDelayedACKLost);
+    enterQuickAck(t, MAX_QUICKACKS);
+    const end = (seq + segLen) >>> 0;
+    dsackSet(L, t, seq, seqGt(end, t.rcvNxt) ? t.rcvNxt : end);
+  }
+  sendAck(L, t);
+}
+
+/** The duplicate part found by `oooDuplicate` (offsets past rcv_nxt); reused, no allocation. */
+export const oooDup = { start: 0, end: 0 };
+
+/**
+ * Whether [at, end) (offsets past rcv_nxt) duplicates data held out of
+ * order; if so `oooDup` holds its intersection with the lowest range it
+ * overlaps. Call before storing the segment (storing merges the ranges).
+ */
+export function oooDuplicate(t: Tcb, at: number, end: number): boolean {
+  const r = t.rcv;
+  const st = r.oooStart;
+  const en = r.oooEnd;
+  for (let i = 0; i < r.oooCount; i++) {
+    if (en[i] <= at) continue;
+    if (st[i] >= end) return false;
+    oooDup.start = Math.max(st[i], at);
+    oooDup.end = Math.min(en[i], end);
+    return true;
+  }
+  return false;
+}
