@@ -415,13 +415,15 @@ export class UsnetTarget implements Target {
         const n = this.int(a[2], 'length');
         const flags = call.name !== 'write' && a[3] ? this.int(a[3], 'flags') : 0;
         const nonblock = f.nonblock || (flags & 0x40) !== 0;
+        if (isNull(a[1]) && n > 0) return this.blocking(nonblock, () => sendFromNull(f.sock));
         let done = 0;
         const data = new Uint8Array(n);
         return this.blocking(nonblock, () => {
           while (done < n) {
             let k: number;
             try {
-              k = f.sock.send(data, done, n - done);
+              // MSG_MORE / MSG_EOR shape PSH marking (src/tcp/push.ts); a partial write pushes without MSG_MORE.
+              k = f.sock.send(data, done, n - done, flags & 0x8080);
             } catch (e) {
               if (e instanceof SysError && e.code === 'EAGAIN') {
                 if (nonblock && done > 0) return { ret: done, errno: null };
@@ -437,6 +439,13 @@ export class UsnetTarget implements Target {
           return { ret: done, errno: null };
         });
       }
+      case 'sendmsg':
+        // No control data: the iovecs' bytes go as one send() with the flags.
+        return this.dispatch({
+          ...call,
+          name: 'send',
+          args: [a[0], { t: 'ellipsis' }, { t: 'int', v: msgIovLen(a[1]) }, a[2] ?? { t: 'int', v: 0 }],
+        });
       case 'read':
       case 'recv':
       case 'recvfrom': {
@@ -444,6 +453,7 @@ export class UsnetTarget implements Target {
         const n = this.int(a[2], 'length');
         const flags = call.name !== 'read' && a[3] ? this.int(a[3], 'flags') : 0;
         const nonblock = f.nonblock || (flags & 0x40) !== 0;
+        if (isNull(a[1]) && n > 0) return this.blocking(nonblock, () => recvIntoNull(f.sock, n));
         return this.blocking(nonblock, () => {
           const buf = new Uint8Array(n);
           const got = f.sock.recvInto(buf, 0, n);
@@ -634,6 +644,51 @@ function tcpInfoValue(info: Record<string, number>): Value {
   const fields: Record<string, Value> = {};
   for (const [k, v] of Object.entries(info)) if (!TCP_INFO_NOT_MODELLED.has(k)) fields[k] = { t: 'int', v };
   return { t: 'struct', fields };
+}
+
+/** Total length of a msghdr's iovecs: `{msg_name(...)=..., msg_iov(2)=[{..., 40}, {iov_base=..., iov_len=20}], msg_flags=0}`. */
+function msgIovLen(m: Value | undefined): number {
+  if (m?.t !== 'struct') throw new Error('sendmsg: expected a msghdr');
+  const ctl = m.fields.msg_control;
+  if (ctl !== undefined && ctl.t !== 'ellipsis' && !(ctl.t === 'int' && ctl.v === 0))
+    throw new Error('sendmsg with control data is not supported by the usnet target');
+  const iov = m.fields.msg_iov;
+  if (iov?.t !== 'list') throw new Error('sendmsg: expected msg_iov(n)=[...]');
+  let n = 0;
+  for (const it of iov.items) {
+    const len = it.t === 'struct' ? (it.fields.iov_len ?? it.fields['1']) : undefined;
+    if (len?.t !== 'int') throw new Error('sendmsg: expected iovecs {..., len}');
+    n += len.v;
+  }
+  return n;
+}
+
+/** The script passed NULL (0) where a buffer goes: `write(4, NULL, 1000)`. */
+function isNull(v: Value | undefined): boolean {
+  return v?.t === 'int' && v.v === 0;
+}
+
+/**
+ * send() from a NULL buffer, as Linux tcp_sendmsg fails it: the socket's
+ * state is checked first (EPIPE, a pending error, EAGAIN or blocking while
+ * the send buffer is full), then copying the first byte faults: EFAULT,
+ * nothing queued.
+ */
+function sendFromNull(sock: TcpSocket): SyscallResult {
+  sock.send(new Uint8Array(0), 0, 0);
+  if (sock.sendQueue >= (sock.getsockopt('SO_SNDBUF') as number)) throw new SysError('EAGAIN', 'send');
+  return err('EFAULT');
+}
+
+/**
+ * recv() into a NULL buffer, as Linux tcp_recvmsg fails it: with data
+ * waiting, the copy faults (EFAULT) and the data stays queued; without,
+ * the call ends as any read would (0 at end of stream, EAGAIN, an error) or
+ * blocks.
+ */
+function recvIntoNull(sock: TcpSocket, n: number): SyscallResult {
+  if (sock.recvQueue > 0) return err('EFAULT');
+  return { ret: sock.recvInto(new Uint8Array(0), 0, n), errno: null };
 }
 
 function errnoName(n: number): ErrnoCode {

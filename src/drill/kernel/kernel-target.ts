@@ -53,6 +53,8 @@ const SO_LINGER = 13;
 const SOL_TCP = 6;
 const TCP_INFO = 11;
 const TCP_CONGESTION = 13;
+const SOL_IP = 0;
+const IP_LOCAL_PORT_RANGE = 51;
 
 /** A call that blocks (accept, read, connect...) may stay pending this long; close() ends it sooner. */
 const BLOCKING_CALL_LIMIT_MS = 300_000;
@@ -449,18 +451,27 @@ export class KernelTarget implements Target {
       case 'shutdown':
         return { op: 'shutdown', fd: this.kfd(a[0], 'fd'), how: intOf(a[1], 'how') };
       case 'read':
-        return { op: 'read', fd: this.kfd(a[0], 'fd'), len: intOf(a[2], 'count') };
+        return { op: 'read', fd: this.kfd(a[0], 'fd'), len: intOf(a[2], 'count'), ...nullBuf(a[1]) };
       case 'recv':
-        return { op: 'recv', fd: this.kfd(a[0], 'fd'), len: intOf(a[2], 'len'), flags: intOf(a[3], 'flags') };
+        return {
+          op: 'recv',
+          fd: this.kfd(a[0], 'fd'),
+          len: intOf(a[2], 'len'),
+          flags: intOf(a[3], 'flags'),
+          ...nullBuf(a[1]),
+        };
       case 'recvfrom':
         return {
           op: 'recvfrom',
           fd: this.kfd(a[0], 'fd'),
           len: intOf(a[2], 'len'),
           flags: intOf(a[3], 'flags'),
+          ...nullBuf(a[1]),
         };
       case 'write':
         return { op: 'write', fd: this.kfd(a[0], 'fd'), ...this.payload(a[1], a[2]) };
+      case 'sendmsg':
+        return this.sendmsg(c);
       // writev/readv: the bytes of all iovecs in one call (a stream socket
       // does not see the boundaries), contents as packetdrill's: zeros.
       case 'writev':
@@ -536,7 +547,34 @@ export class KernelTarget implements Target {
     return n;
   }
 
-  private payload(buf: Value | undefined, len: Value | undefined): { len?: number; hex?: string } {
+  /**
+   * sendmsg(fd, {msg_name(...)=..., msg_iov(n)=[{..., len}, ...], msg_flags=0}, flags):
+   * the iovecs' lengths; control data (msg_control) is not supported.
+   */
+  private sendmsg(c: SyscallCall): SyscallRequest {
+    const a = c.args;
+    const m = a[1];
+    if (m?.t !== 'struct') throw new SysError('EINVAL', 'sendmsg', `${c.where}: expected a msghdr`);
+    const ctl = m.fields.msg_control;
+    if (ctl !== undefined && ctl.t !== 'ellipsis' && !(ctl.t === 'int' && ctl.v === 0))
+      throw new SysError('ENOSYS', 'sendmsg', `${c.where}: the kernel target sends no control data`);
+    const iovs = m.fields.msg_iov;
+    const iov = iovs?.t === 'list' ? iovs.items.map((it) => this.iovLen({ t: 'list', items: [it] })) : [];
+    const name = m.fields.msg_name;
+    return {
+      op: 'sendmsg',
+      fd: this.kfd(a[0], 'fd'),
+      iov,
+      flags: a[2] ? intOf(a[2], 'flags') : 0,
+      ...(name?.t === 'sockaddr' ? { addr: this.sockaddr(name) } : {}),
+    };
+  }
+
+  private payload(
+    buf: Value | undefined,
+    len: Value | undefined,
+  ): { len?: number; hex?: string; null?: boolean } {
+    if (buf?.t === 'int' && buf.v === 0) return { len: intOf(len, 'len'), null: true };
     if (buf?.t === 'str') {
       const b = Buffer.from(buf.v, 'latin1');
       const n = len && len.t !== 'ellipsis' ? intOf(len, 'len') : b.length;
@@ -587,6 +625,9 @@ export class KernelTarget implements Target {
           out[3] = { t: 'linger', onoff: b.readInt32LE(0), linger: b.readInt32LE(4) };
         } else if (req.level === SOL_TCP && req.name === TCP_CONGESTION) {
           out[3] = { t: 'str', v: b.toString('latin1').replace(/\0.*$/s, '') };
+        } else if (req.level === SOL_IP && req.name === IP_LOCAL_PORT_RANGE && b.length >= 4) {
+          // a u32 (high port << 16 | low port): [0xdeaddead] reads back as written
+          out[3] = { t: 'list', items: [{ t: 'int', v: b.readUInt32LE(0) }] };
         } else if (b.length >= 4) {
           out[3] = { t: 'list', items: [{ t: 'int', v: b.readInt32LE(0) }] };
         } else if (b.length > 0) {
@@ -638,6 +679,11 @@ export class KernelTarget implements Target {
     this.tun = null;
     if (first) throw first;
   }
+}
+
+/** `{null: true}` when the script passed NULL (0) as the buffer. */
+function nullBuf(v: Value | undefined): { null?: boolean } {
+  return v?.t === 'int' && v.v === 0 ? { null: true } : {};
 }
 
 export function createKernelTarget(opts: KernelTargetOptions = {}): Target {

@@ -19,6 +19,8 @@
  * Values that are C structs in the script arrive already shaped:
  *   setsockopt value: {"int": n} | {"linger": [onoff, secs]} | {"hex": "..."} | {"str": "reno"}
  *   getsockopt: returns {"ret": 0, "hex": "...", "int": n (when 4 bytes)}
+ *   read/write/send/recv... with "null": true: the buffer is NULL (through ctypes: EFAULT)
+ *   sendmsg: {"iov": [len, ...], "flags": n, "addr"?: {...}} (zero bytes, no control data)
  */
 export const SYSCALL_HELPER_PY = String.raw`
 import errno, fcntl, json, os, select, socket, struct, sys, threading, time
@@ -56,9 +58,14 @@ def from_addr(fam, a):
         return {'family': socket.AF_INET, 'host': a[0], 'port': a[1]}
     return None
 
+def pack_int(n):
+    # The script's integer as the 4 bytes C would pass: values above
+    # INT_MAX (IP_LOCAL_PORT_RANGE [0xdeaddead], a u32) as unsigned.
+    return struct.pack('I' if n > 0x7fffffff else 'i', n)
+
 def optval(v):
     if 'int' in v:
-        return struct.pack('i', v['int'])
+        return pack_int(v['int'])
     if 'linger' in v:
         return struct.pack('ii', v['linger'][0], v['linger'][1])
     if 'hex' in v:
@@ -106,6 +113,10 @@ def do(req):
     if op == 'shutdown':
         s.shutdown(req['how'])
         return {'ret': 0}
+    if req.get('null'):
+        # A NULL buffer (write(4, NULL, 1000)): only C can pass one, and the
+        # kernel answers EFAULT for it itself.
+        return null_buffer_call(op, req)
     if op in ('read', 'recv', 'recvfrom'):
         if op == 'recvfrom':
             data, addr = s.recvfrom(req['len'], req.get('flags', 0))
@@ -118,6 +129,15 @@ def do(req):
             n = s.sendto(data, req.get('flags', 0), to_addr(req['addr']))
         else:
             n = s.send(data, req.get('flags', 0))
+        return {'ret': n}
+    if op == 'sendmsg':
+        # iovecs of zeros (packetdrill's contents), no control data
+        iov = [bytes(n) for n in req['iov']]
+        addr = req.get('addr')
+        if addr:
+            n = s.sendmsg(iov, [], req.get('flags', 0), to_addr(addr))
+        else:
+            n = s.sendmsg(iov, [], req.get('flags', 0))
         return {'ret': n}
     if op == 'setsockopt':
         s.setsockopt(req['level'], req['name'], optval(req['value']))
@@ -136,6 +156,30 @@ def do(req):
     if op == 'getpeername':
         return {'ret': 0, 'addr': from_addr(s.family, s.getpeername())}
     raise OSError(errno.ENOSYS, 'unsupported op ' + op)
+
+libc = None
+
+def null_buffer_call(op, req):
+    global libc
+    if libc is None:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+    fd, n, flags = req['fd'], req['len'], req.get('flags', 0)
+    if op == 'read':
+        r = libc.read(fd, None, n)
+    elif op == 'write':
+        r = libc.write(fd, None, n)
+    elif op in ('recv', 'recvfrom'):
+        r = libc.recvfrom(fd, None, n, flags, None, None)
+    elif op in ('send', 'sendto'):
+        r = libc.sendto(fd, None, n, flags, None, 0)
+    else:
+        raise OSError(errno.EINVAL, 'NULL buffer for ' + op)
+    if r < 0:
+        import ctypes
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return {'ret': r}
 
 O_NONBLOCK = os.O_NONBLOCK
 
@@ -166,6 +210,8 @@ def may_block(req):
         return not ready(fd, select.POLLIN)
     if op in ('write', 'send', 'sendto'):
         return req.get('len', len(req.get('hex', '')) // 2) > 16384 or not ready(fd, select.POLLOUT)
+    if op == 'sendmsg':
+        return sum(req['iov']) > 16384 or not ready(fd, select.POLLOUT)
     if op == 'close':
         lg = socks[fd].getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)
         return struct.unpack('ii', lg)[0] != 0

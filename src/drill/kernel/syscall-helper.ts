@@ -24,7 +24,8 @@ export type SyscallRequest =
   | { op: 'listen'; fd: number; backlog: number }
   | { op: 'accept'; fd: number }
   | { op: 'shutdown'; fd: number; how: number }
-  | { op: 'read' | 'recv' | 'recvfrom'; fd: number; len: number; flags?: number }
+  /** `null`: the script passed NULL as the buffer (the helper makes the call through ctypes) */
+  | { op: 'read' | 'recv' | 'recvfrom'; fd: number; len: number; flags?: number; null?: boolean }
   | {
       op: 'write' | 'send' | 'sendto';
       fd: number;
@@ -32,7 +33,10 @@ export type SyscallRequest =
       hex?: string;
       flags?: number;
       addr?: SockAddrJson;
+      null?: boolean;
     }
+  /** iovec lengths (zero bytes, as packetdrill sends), no control data */
+  | { op: 'sendmsg'; fd: number; iov: number[]; flags: number; addr?: SockAddrJson }
   | { op: 'setsockopt'; fd: number; level: number; name: number; value: OptValue }
   | { op: 'getsockopt'; fd: number; level: number; name: number; len?: number }
   | { op: 'fcntl'; fd: number; cmd: number; arg?: number }
