@@ -245,10 +245,24 @@ export class TcpLayer implements IpHandler, TimerHandler {
     sendReset(this, family, laddr, lport, raddr, rport, seq, ack, flags, tsVal, tsEcr, window);
   }
 
-  icmpError(err: IcmpErr): void {
+  /**
+   * An ICMP error quoting one of our segments. Linux tcp_v4_err / tcp_v6_err
+   * look in the established hash only (connections, embryonic children,
+   * TIME_WAIT): with nothing there the error counts in IcmpInErrors, even
+   * when a listener holds the port (checked on 6.18), and the IP layer undoes
+   * a path-MTU change it made for it. Returns whether a socket took it.
+   */
+  icmpError(err: IcmpErr): boolean {
     const t = this.tables.lookupEstablished(err.family, err.src, err.sport, err.dst, err.dport);
-    if (t === null) return;
-    handleIcmp(this, t, err);
+    if (t !== null) {
+      handleIcmp(this, t, err);
+      return true;
+    }
+    // A TIME_WAIT entry takes it and does nothing with it.
+    return (
+      this.timeWait !== null &&
+      this.tables.lookupTimeWait(err.family, err.src, err.sport, err.dst, err.dport) >= 0
+    );
   }
 
   // ---------------------------------------------------------------- timers
