@@ -5,6 +5,7 @@
  * A Tcb is also the `InetSock` the connection tables (src/inet) index.
  */
 import type { IpAddr } from '../wire/addr.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { AckEvent, CongestionControl } from './congestion/types.js';
 import type { LossRecovery, RecoveryAction } from './recovery/types.js';
 import { RecvBuffer } from './recv-buffer.js';
@@ -258,12 +259,13 @@ export class Tcb {
   /** Last time an invalid/out-of-window segment was answered (tcp_invalid_ratelimit). */
   lastOowAck = -Infinity;
 
-  constructor(family: 4 | 6, sndBuf: number, rcvBuf: number) {
+  /** `pool`: where the buffers take their rings from (the TcpLayer's; null allocates). */
+  constructor(family: 4 | 6, sndBuf: number, rcvBuf: number, pool: BufferPool | null = null) {
     this.family = family;
     this.sndBuf = sndBuf;
     this.rcvBuf = rcvBuf;
-    this.snd = new SendBuffer(0);
-    this.rcv = new RecvBuffer(0);
+    this.snd = new SendBuffer(0, pool);
+    this.rcv = new RecvBuffer(0, pool);
   }
 
   /** Bytes in flight by sequence number (snd_nxt − snd_una, SYN/FIN included). */
