@@ -338,8 +338,12 @@ export class TcpSocket implements TcbOwner {
 
   // ---------------------------------------------------------------- data
 
-  /** Queue bytes for sending; returns how many were taken (a partial count when the buffer fills). */
-  send(data: Uint8Array, off = 0, len = data.length - off): number {
+  /**
+   * Queue bytes for sending; returns how many were taken (a partial count when the buffer fills).
+   * `flags`: MSG_MORE (0x8000: more follows, no PSH, hold a partial segment) and MSG_EOR
+   * (0x80: later writes never join this one's last segment) as Linux.
+   */
+  send(data: Uint8Array, off = 0, len = data.length - off, flags = 0): number {
     const t = this.enter('send');
     try {
       if (t.error !== null) throw new SysError(this.takeError() as ErrnoCode, 'send');
@@ -352,6 +356,7 @@ export class TcpSocket implements TcbOwner {
       if (len === 0) return 0;
       const n = t.snd.write(data, off, len, t.sndBuf);
       if (n === 0) throw quickError('EAGAIN', 'send');
+      t.push.sendFlags = flags;
       tcpWrite(this.L, t);
       return n;
     } finally {

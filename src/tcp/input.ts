@@ -19,7 +19,6 @@ import {
   tcpReset,
 } from './conn.js';
 import { dsackExtend, dsackSet, oooDup, oooDuplicate, sendDupAck } from './dsack.js';
-import { ECN_OK, ecnAcceptCwr, ecnAfterAck, ecnBeforeAck, ecnCheckCe, ecnSynSentInput } from './ecn.js';
 import { acceptChild, childRetransmittedSyn } from './listen.js';
 import {
   ATO_MIN,
@@ -42,7 +41,7 @@ import {
 } from './output.js';
 import { rcvRttMeasure } from './rcv-space.js';
 import { LINUX_JIFFY_MS } from './rtt.js';
-import { ACK, ECE, FIN, RST, SYN, TcpState, URG } from './state.js';
+import { ACK, FIN, RST, SYN, TcpState, URG } from './state.js';
 import type { Tcb } from './tcb.js';
 import { RTX_PERSIST, RTX_RTO, type TcpLayer } from './tcp.js';
 
@@ -94,7 +93,6 @@ function synSent(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   t.rcvNxt = (h.seq + 1) >>> 0;
   t.rcvWup = t.rcvNxt;
   negotiate(L, t, h);
-  ecnSynSentInput(t, h, (f & ACK) !== 0);
   if (f & ACK) {
     t.sndUna = h.ack;
     t.sndDataSeq = h.ack;
@@ -244,9 +242,6 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   t.lastRecv = now;
   if (t.keepalive && t.keepDeadline !== Infinity) armKeepalive(L, t);
 
-  // ECN (RFC 3168 §6.1.3): the peer's CWR ends our ECE echo; data with CWR is ACKed at once.
-  const ecnAckNow = t.ecnFlags & ECN_OK ? ecnAcceptCwr(t, h) : false;
-
   // Sixth: URG is not supported as out-of-band data; the urgent byte stays in the stream (as SO_OOBINLINE).
   void URG;
 
@@ -264,7 +259,7 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
           tcpDone(L, t, 'ECONNRESET');
           return;
         }
-        receiveData(L, t, h, rx.tos);
+        receiveData(L, t, h);
         break;
       default:
         // CLOSE_WAIT, CLOSING, LAST_ACK: the peer's FIN came already; ignore
@@ -276,7 +271,7 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   }
   if ((t.state as TcpState) === TcpState.CLOSED) return;
   tcpWrite(L, t);
-  ackSndCheck(L, t, ecnAckNow);
+  ackSndCheck(L, t, false);
 }
 
 /**
@@ -388,10 +383,7 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
   const rec = t.rec;
   // SACK blocks go to the recovery module on any ACK (RFC 6675: new SACK information counts like a duplicate).
   const sacks = t.sackOk ? h.sackCount : 0;
-  // ECN echo (RFC 3168 §6.1.2): counts only with data in flight before this ACK (Linux tcp_ack).
-  const ecn = (t.ecnFlags & ECN_OK) !== 0;
-  const ece = ecn && (h.flags & ECE) !== 0 && t.sndNxt !== prior;
-  if (rec !== null && t.cc !== null && (acked > 0 || isDup || sacks > 0 || ece)) {
+  if (rec !== null && t.cc !== null && (acked > 0 || isDup || sacks > 0)) {
     const ev = t.ackEv;
     const act = t.recAct;
     if (ev !== null && act !== null) {
@@ -413,9 +405,7 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       act.restartRto = false;
       act.entered = false;
       act.exited = false;
-      if (ecn) ecnBeforeAck(t);
       rec.onAck(ev, act);
-      if (ecn) ecnAfterAck(L, t, ev, act, ece);
       if (act.entered) {
         L.inc(L.c.TcpExtTCPRenoRecovery);
         L.inc(L.c.TcpExtTCPFastRetrans);
@@ -472,7 +462,7 @@ function ourFinAcked(L: TcpLayer, t: Tcb, segHasFin: boolean): void {
 }
 
 /** Data and FIN of an acceptable segment (RFC 9293 §3.10.7.4 seventh/eighth; Linux tcp_data_queue). */
-function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
+function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
   const c = L.c;
   const now = L.now;
   let seq = h.seq;
@@ -538,7 +528,6 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
     }
     if (at > 0) {
       L.inc(c.TcpExtTCPOFOQueue);
-      if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
       if (fin) t.rcvFinSeq = (seq + len) >>> 0;
       // Out-of-order data: ACK at once (with SACK) and go into quick-ACK mode.
       enterQuickAck(t, MAX_QUICKACKS);
@@ -552,7 +541,6 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
     t.dataSegsIn++;
     rcvRttMeasure(L, t, len, h.hasTs, h.tsEcr);
     eventDataRecv(t, now, len);
-    if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
     if (t.rdShut) t.rcv.consume(t.rcv.readable);
     t.ackPending = true;
     if (hadOoo) {

@@ -12,7 +12,7 @@ import type { IpAddr } from '../wire/addr.js';
 import { pseudoSumV4, pseudoSumV6, wireBuffer } from '../wire/checksum.js';
 import { seqGt, seqLt, seqMax } from '../wire/seq.js';
 import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
-import { ECN_OK, ecnOutput, ecnSynFlags } from './ecn.js';
+import { sizeGoal, tsoSegs } from './push.js';
 import { MAX_RANGES } from './recv-buffer.js';
 import { ACK, FIN, PSH, RST, SYN, TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
@@ -119,14 +119,6 @@ export function sendSegment(
 ): number {
   const v = L.sysctl.v;
   const h = L.ohdr;
-  // ECN (RFC 3168, src/tcp/ecn.ts): ECE/CWR on SYNs, ECT(0) on new data, ECE/CWR echoes.
-  let tos = 0;
-  if (flags & SYN) flags |= ecnSynFlags(L, t, (flags & ACK) !== 0, t.sndNxt === t.iss);
-  else if (t.ecnFlags & ECN_OK) {
-    const r = ecnOutput(t, seq, flags, len);
-    flags = r & 0xffff;
-    tos = r >>> 16;
-  }
   h.srcPort = t.lport;
   h.dstPort = t.rport;
   h.seq = seq >>> 0;
@@ -217,7 +209,6 @@ export function sendSegment(
       ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, total)
       : pseudoSumV6(laddr, raddr, IPPROTO_TCP, total);
   tcpFillChecksum(buf, off, total, ps);
-  L.outOpts.tos = tos;
   const err = L.host.ip.output(buf, off, total, IPPROTO_TCP, laddr, raddr, L.outOpts);
   L.inc(L.c.TcpOutSegs);
   t.segsOut++;
@@ -315,7 +306,6 @@ export function sendReset(
       ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, hlen)
       : pseudoSumV6(laddr, raddr, IPPROTO_TCP, hlen);
   tcpFillChecksum(buf, off, hlen, ps);
-  L.outOpts.tos = 0;
   L.host.ip.output(buf, off, hlen, IPPROTO_TCP, laddr, raddr, L.outOpts);
   L.inc(L.c.TcpOutSegs);
   if (flags & RST) L.inc(L.c.TcpOutRsts);
@@ -412,10 +402,15 @@ export function tcpWrite(L: TcpLayer, t: Tcb, pushCorked = false): void {
   const mss = t.mss;
   const rec = t.rec;
   let sent = 0;
+  // New bytes since the last call end a write: Linux tcp_push marks them (src/tcp/push.ts).
+  const more = t.push.noteWrite(t.sndDataSeq, t.dataEnd, t.sndNxt, sizeGoal(mss, t.maxWindow), t.maxWindow);
+  // Bytes of the GSO packet being sent (Linux transmits one whole; nothing interleaves), and its PSH.
+  let pktLeft = 0;
+  let pktPsh = false;
   for (let guard = 0; guard < 100000; guard++) {
     const cwndBytes = rec !== null ? rec.sendWindowSegs() * mss : 10 * mss;
     const pipe = rec !== null ? rec.inFlightBytes(t.sndUna, t.sndNxt) : t.flight;
-    if (rec !== null) {
+    if (rec !== null && pktLeft === 0) {
       const rs = rec.nextRetransmit(t.sndUna, t.sndNxt);
       if (rs >= 0 && seqLt(rs, t.sndNxt)) {
         if (pipe >= cwndBytes) {
@@ -434,6 +429,13 @@ export function tcpWrite(L: TcpLayer, t: Tcb, pushCorked = false): void {
     if (avail <= 0) break;
     const wndEnd = (t.sndUna + t.sndWnd) >>> 0;
     let room = (wndEnd - t.sndNxt) | 0;
+    if (pktLeft > 0) {
+      const len = Math.min(pktLeft, mss);
+      pktLeft -= len;
+      sendNewData(L, t, len, pktLeft === 0 && pktPsh);
+      sent++;
+      continue;
+    }
     if (room <= 0) {
       // Zero window (or window full): the persist timer probes it when nothing is in flight.
       if (t.flight === 0 && t.rtxDeadline === Infinity) armPersist(L, t);
@@ -443,7 +445,11 @@ export function tcpWrite(L: TcpLayer, t: Tcb, pushCorked = false): void {
       t.cwndLimited = true;
       break;
     }
-    const len = Math.min(avail, mss);
+    // A packet never spans two write-queue skbs (an MSG_EOR record ends one).
+    const skbEnd = t.push.skbEnd(t.sndNxt, end);
+    const marked = t.push.lastMarked;
+    const skbLen = (skbEnd - t.sndNxt) | 0;
+    const len = Math.min(skbLen, mss);
     if (len > room) {
       // Sender SWS avoidance as Linux tcp_snd_wnd_test: a segment goes only
       // when it fits the window whole. With nothing in flight the persist
@@ -454,21 +460,31 @@ export function tcpWrite(L: TcpLayer, t: Tcb, pushCorked = false): void {
     if (len < mss && len === avail) {
       // Nagle (RFC 896) with Minshall's refinement as Linux: hold a partial
       // segment while an earlier partial one is unacknowledged; TCP_CORK
-      // holds every partial segment; TCP_NODELAY sends at once.
-      if (t.cork) {
+      // (or MSG_MORE on this write) holds every partial segment; TCP_NODELAY
+      // sends at once. Only the tail is held (a record MSG_EOR closed goes).
+      if (t.cork || more) {
         if (!pushCorked && !(t.finQueued && t.flight === 0)) break;
       } else if (!t.nodelay && seqGt(t.sndSml, t.sndUna) && t.flight > 0 && !t.finQueued) break;
     }
-    room = 0;
-    let flags = ACK;
-    const last = (t.sndNxt + len) >>> 0 === end;
-    if (last) flags |= PSH;
-    if (last && t.finQueued && !t.finSent) {
-      flags |= FIN;
-      t.finSent = true;
-      t.finSeq = end;
+    // One GSO packet (Linux tcp_write_xmit): at most the rest of the write-queue
+    // skb, tcp_tso_autosize segments and what cwnd allows (tcp_cwnd_test: at
+    // most half the cwnd, so two packets are in flight), split at the window
+    // as tcp_mss_split_point. PSH on its last segment when it has more than
+    // one, or when it ends a marked skb.
+    let pkt = len;
+    if (skbLen > mss) {
+      const cwndSegs = Math.max(1, Math.floor(cwndBytes / mss));
+      const inFlight = Math.ceil(pipe / mss);
+      let maxSegs = Math.min(Math.max(cwndSegs >> 1, 1), cwndSegs - inFlight);
+      const auto = autoSegs(L, t, mss);
+      if (auto < maxSegs) maxSegs = auto;
+      pkt = Math.min(skbLen, splitPoint(t, skbLen, room, maxSegs * mss, skbEnd === end, mss));
+      if (pkt < len) pkt = len;
     }
-    sendData(L, t, t.sndNxt, flags, len);
+    room = 0;
+    pktPsh = pkt > mss || (pkt === skbLen && marked);
+    pktLeft = pkt - len;
+    sendNewData(L, t, len, pktLeft === 0 && pktPsh);
     sent++;
   }
   if (t.finQueued && !t.finSent && t.dataEnd === t.sndNxt) {
@@ -479,6 +495,54 @@ export function tcpWrite(L: TcpLayer, t: Tcb, pushCorked = false): void {
   }
   // Linux tcp_write_xmit: after sending, the timer becomes a tail-loss probe when allowed.
   if (sent > 0) scheduleLossProbe(L, t, false);
+}
+
+/** Linux tcp_mss_split_point: how much of a `skbLen`-byte skb one packet takes, given the window `room`. */
+function splitPoint(
+  t: Tcb,
+  skbLen: number,
+  room: number,
+  maxLen: number,
+  isTail: boolean,
+  mss: number,
+): number {
+  if (maxLen <= room && !isTail) return maxLen;
+  const needed = Math.min(skbLen, room);
+  if (maxLen <= needed) return maxLen;
+  const partial = needed % mss;
+  // Nagle may hold a partial last segment (tcp_nagle_check): cork, or Minshall with data out.
+  if (partial !== 0 && (t.cork || (!t.nodelay && t.flight > 0 && seqGt(t.sndSml, t.sndUna))))
+    return needed - partial;
+  return needed;
+}
+
+/** Segments per GSO packet (Linux tcp_tso_segs / tcp_tso_autosize; src/tcp/push.ts). */
+function autoSegs(L: TcpLayer, t: Tcb, mss: number): number {
+  const v = L.sysctl.v;
+  const cc = t.cc;
+  const rtt = t.rtt;
+  return tsoSegs(
+    mss,
+    cc !== null ? cc.cwnd : 10,
+    cc !== null ? cc.ssthresh : 0x7fffffff,
+    rtt?.hasSample ? rtt.srtt : 0,
+    rtt !== null ? rtt.minRtt : Number.POSITIVE_INFINITY,
+    v['net.ipv4.tcp_min_tso_segs'],
+    v['net.ipv4.tcp_tso_rtt_log'],
+  );
+}
+
+/** One segment of new data at snd_nxt; the FIN rides on the one that ends the data. */
+function sendNewData(L: TcpLayer, t: Tcb, len: number, psh: boolean): void {
+  const end = (t.sndNxt + len) >>> 0;
+  let flags = psh ? ACK | PSH : ACK;
+  if (end === t.dataEnd && t.finQueued && !t.finSent) {
+    flags |= FIN;
+    t.finSent = true;
+    t.finSeq = end;
+  }
+  if (psh) t.push.sentPsh(end, t.sndUna);
+  sendData(L, t, t.sndNxt, flags, len);
 }
 
 /** Send `len` bytes of new (or go-back) data at `seq` with `flags`; advance snd_nxt; time it; arm the RTO. */
@@ -532,7 +596,9 @@ export function retransmitAt(L: TcpLayer, t: Tcb, seq: number): number {
   if (len < 0) len = 0;
   if (len > t.mss) len = t.mss;
   let flags = ACK;
-  if (len > 0 && (seq + len) >>> 0 === end) flags |= PSH;
+  // The flags of what is resent (Linux keeps them on the skb; src/tcp/push.ts).
+  if (len > 0 && t.push.resendPsh(seq, (seq + len) >>> 0, t.sndUna)) flags |= PSH;
+  // The FIN rides along when it was sent with this data (a FIN sent alone is resent alone, as Linux's own skb).
   if (t.finSent && (seq + len) >>> 0 === t.finSeq) flags |= FIN;
   if (len === 0 && !(flags & FIN)) return 0;
   sendSegment(L, t, seq, flags, (seq - t.sndDataSeq) | 0, len);
@@ -624,9 +690,9 @@ export function sendLossProbe(L: TcpLayer, t: Tcb): void {
     let sent = false;
     if (avail > 0 && room > 0) {
       const len = Math.min(avail, room, t.mss);
-      let flags = ACK;
-      if ((t.sndNxt + len) >>> 0 === t.dataEnd) flags |= PSH;
-      sendData(L, t, t.sndNxt, flags, len);
+      // One segment (tcp_write_xmit with push_one): PSH only when it ends a marked skb.
+      const skbEnd = t.push.skbEnd(t.sndNxt, t.dataEnd);
+      sendNewData(L, t, len, (t.sndNxt + len) >>> 0 === skbEnd && t.push.lastMarked);
       sent = true;
     } else {
       const dataOut = t.finSent ? t.flight - 1 : t.flight;
@@ -652,12 +718,7 @@ export function writeWakeup(L: TcpLayer, t: Tcb): boolean {
   const room = (t.sndUna + t.sndWnd - t.sndNxt) | 0;
   if (avail <= 0 || room <= 0) return false;
   const len = Math.min(avail, room, t.mss);
-  let flags = ACK | PSH;
-  if ((t.sndNxt + len) >>> 0 === t.dataEnd && t.finQueued && !t.finSent) {
-    flags |= FIN;
-    t.finSent = true;
-    t.finSeq = t.dataEnd;
-  }
-  sendData(L, t, t.sndNxt, flags, len);
+  // Linux tcp_write_wakeup marks every such segment PSH.
+  sendNewData(L, t, len, true);
   return true;
 }

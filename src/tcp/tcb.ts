@@ -6,6 +6,7 @@
  */
 import type { IpAddr } from '../wire/addr.js';
 import type { AckEvent, CongestionControl } from './congestion/types.js';
+import { PushMarks } from './push.js';
 import type { LossRecovery, RecoveryAction } from './recovery/types.js';
 import { RecvBuffer } from './recv-buffer.js';
 import type { RttEstimator } from './rtt.js';
@@ -62,6 +63,8 @@ export class Tcb {
   sndSml = 0;
   /** Peer's window in bytes (already scaled). */
   sndWnd = 0;
+  /** Where PSH goes: write-queue skb ends and their marks, sent PSH ends (src/tcp/push.ts). */
+  readonly push = new PushMarks();
   sndWl1 = 0;
   sndWl2 = 0;
   /** Largest window the peer ever offered (RFC 5961 §5 ACK check, SWS avoidance). */
@@ -168,19 +171,6 @@ export class Tcb {
   tlpHighSeq = -1;
   /** Whether cwnd limited sending during the last flight. */
   cwndLimited = false;
-
-  // ---- ECN (RFC 3168; src/tcp/ecn.ts) ----
-  /** ECN_OK / ECN_QUEUE_CWR / ECN_DEMAND_CWR / ECN_SEEN (Linux ecn_flags). */
-  ecnFlags = 0;
-  /** A window reduction for ECE is under way (Linux TCP_CA_CWR) until snd_una passes cwrHigh. */
-  cwrActive = false;
-  cwrHigh = 0;
-  /** PRR (RFC 6937) state of that reduction: cwnd when it began, segments delivered and sent since. */
-  priorCwnd = 0;
-  prrDelivered = 0;
-  prrOut = 0;
-  /** Segments acknowledged by ACKs with ECE (tcpi_delivered_ce). */
-  deliveredCe = 0;
 
   // ---- delayed ACK (Linux icsk_ack) ----
   ackPending = false;
