@@ -16,6 +16,7 @@ const DEFAULTS = {
   'net.ipv4.tcp_dsack': 1,
   'net.ipv4.tcp_window_scaling': 1,
   'net.ipv4.tcp_ecn': 2,
+  'net.ipv4.tcp_ecn_fallback': 1,
   'net.ipv4.tcp_base_mss': 1024,
   'net.ipv4.tcp_min_snd_mss': 48,
   'net.ipv4.tcp_mtu_probing': 0,
@@ -153,6 +154,13 @@ export class Sysctl {
   }
 }
 
+/** Limits Linux enforces (proc_dointvec_minmax): writing outside them fails with EINVAL. */
+const RANGES: Record<string, [number, number] | undefined> = {
+  // 0 off, 1 ask and accept, 2 accept only; the reference kernel (6.18) refuses 3 and up (no AccECN).
+  'net.ipv4.tcp_ecn': [0, 2],
+  'net.ipv4.tcp_ecn_fallback': [0, 1],
+};
+
 function unknown(name: string): SysError {
   return new SysError('ENOENT', 'sysctl', `cannot stat /proc/sys/${name.replaceAll('.', '/')}`);
 }
@@ -179,5 +187,7 @@ function coerce(name: string, current: SysctlValue, value: SysctlValue | string)
     return nums;
   }
   if (nums.length !== 1) throw bad();
+  const range = RANGES[name];
+  if (range !== undefined && (nums[0] < range[0] || nums[0] > range[1])) throw bad();
   return nums[0];
 }

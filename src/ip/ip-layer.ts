@@ -88,6 +88,8 @@ export class IpLayer implements IpLayerApi {
   /** MTU of the device outDev() last chose (saves an object per packet). */
   private outMtu = 0;
   private readonly handlers: (IpHandler | null)[] = new Array<IpHandler | null>(256).fill(null);
+  /** Counter ids by ECN codepoint (RFC 3168 §5: Not-ECT, ECT(1), ECT(0), CE): IPv4 at 0..3, IPv6 at 4..7. */
+  private readonly ecnIn: Int32Array;
   private readonly h4: Ipv4Header = newIpv4Header();
   private readonly h6: Ipv6Header = newIpv6Header();
   private readonly rx: IpRx;
@@ -160,6 +162,17 @@ export class IpLayer implements IpLayerApi {
       Frag6Fails: k.id('Ip6FragFails'),
       Frag6Creates: k.id('Ip6FragCreates'),
     };
+    // Linux ip_rcv_core / ipv6_rcv count every received packet by its ECN field (IpExt.../Ip6In...Pkts).
+    this.ecnIn = new Int32Array([
+      k.id('IpExtInNoECTPkts'),
+      k.id('IpExtInECT1Pkts'),
+      k.id('IpExtInECT0Pkts'),
+      k.id('IpExtInCEPkts'),
+      k.id('Ip6InNoECTPkts'),
+      k.id('Ip6InECT1Pkts'),
+      k.id('Ip6InECT0Pkts'),
+      k.id('Ip6InCEPkts'),
+    ]);
     this.ipId = ctx.rng.u32() & 0xffff;
     this.ip6Id = ctx.rng.u32();
     this.flowSecret = ctx.rng.u32();
@@ -555,6 +568,9 @@ export class IpLayer implements IpLayerApi {
     if (!reassembled) {
       k.inc(c.InReceives);
       k.inc(c.InOctets, frame.length);
+      // Before the checksum is checked, as Linux (a header with a sane version and length).
+      if (frame.length >= IPV4_HEADER_LEN && frame[0] >= 0x45 && frame[0] <= 0x4f)
+        k.inc(this.ecnIn[frame[1] & 3]);
     }
     const err = parseIpv4(frame, h, 0, frame.length);
     if (err !== null) {
@@ -631,6 +647,8 @@ export class IpLayer implements IpLayerApi {
     if (!reassembled) {
       k.inc(c.In6Receives);
       k.inc(c.In6Octets, frame.length);
+      if (frame.length >= IPV6_HEADER_LEN && frame[0] >> 4 === 6)
+        k.inc(this.ecnIn[4 + ((frame[1] >> 4) & 3)]);
     }
     const err = parseIpv6(frame, h, 0, frame.length);
     if (err !== null) {

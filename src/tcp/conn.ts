@@ -217,6 +217,11 @@ export function tcpDone(L: TcpLayer, t: Tcb, err: string | null): void {
     }
   }
   t.snd.clear();
+  // The rings go back to the layer's pool now (the receive ring only when
+  // nothing is left to read); a socket that keeps the control block open
+  // has nothing more to send or receive through them.
+  t.snd.release();
+  t.rcv.release();
   L.wake(t);
   if (t.orphan) release(L, t);
 }
@@ -291,6 +296,10 @@ export function enterTimeWait(L: TcpLayer, t: Tcb, fw2: boolean): void {
     }
     t.twHandedOff = true;
     t.done = true;
+    // Our FIN was acknowledged, so the send ring is empty: back to the pool
+    // (the receive ring too when everything was read).
+    t.snd.release();
+    t.rcv.release();
     L.wake(t);
     if (t.orphan) release(L, t);
     return;

@@ -4,6 +4,7 @@
  * rtt, rttvar, rto, ato and min_rtt; ms for the last_* times; cwnd and
  * ssthresh in segments.
  */
+import { ECN_OK, ECN_SEEN } from './ecn.js';
 import { TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
 
@@ -13,6 +14,8 @@ export const LINUX_STATE_NUMBER = [7, 10, 2, 3, 1, 4, 5, 8, 11, 9, 6];
 export const TCPI_OPT_TIMESTAMPS = 1;
 export const TCPI_OPT_SACK = 2;
 export const TCPI_OPT_WSCALE = 4;
+export const TCPI_OPT_ECN = 8;
+export const TCPI_OPT_ECN_SEEN = 16;
 
 export function tcpInfo(t: Tcb, now: number): Record<string, number> {
   const rtt = t.rtt;
@@ -20,12 +23,17 @@ export function tcpInfo(t: Tcb, now: number): Record<string, number> {
   const est = t.state !== TcpState.LISTEN && t.state !== TcpState.CLOSED;
   return {
     tcpi_state: LINUX_STATE_NUMBER[t.state],
-    tcpi_ca_state: t.rec !== null ? t.rec.caState : 0,
+    // An ECN window reduction is Linux's CWR state (2) while no recovery is under way.
+    tcpi_ca_state: t.rec !== null ? (t.cwrActive && t.rec.caState < 2 ? 2 : t.rec.caState) : 0,
     tcpi_retransmits: t.retransmits,
     tcpi_probes: t.probesOut,
     tcpi_backoff: rtt !== null ? rtt.backoff : 0,
     tcpi_options:
-      (t.tsOk ? TCPI_OPT_TIMESTAMPS : 0) | (t.sackOk ? TCPI_OPT_SACK : 0) | (t.wsOk ? TCPI_OPT_WSCALE : 0),
+      (t.tsOk ? TCPI_OPT_TIMESTAMPS : 0) |
+      (t.sackOk ? TCPI_OPT_SACK : 0) |
+      (t.wsOk ? TCPI_OPT_WSCALE : 0) |
+      (t.ecnFlags & ECN_OK ? TCPI_OPT_ECN : 0) |
+      (t.ecnFlags & ECN_SEEN ? TCPI_OPT_ECN_SEEN : 0),
     tcpi_snd_wscale: t.wsOk ? t.sndWscale : 0,
     tcpi_rcv_wscale: t.wsOk ? t.rcvWscale : 0,
     tcpi_rto: Math.round((rtt !== null ? rtt.timeout() : 1000) * 1000),
@@ -65,6 +73,7 @@ export function tcpInfo(t: Tcb, now: number): Record<string, number> {
     tcpi_snd_wnd: t.sndWnd,
     tcpi_rcv_wnd: t.rcvWnd,
     tcpi_total_rto: t.totalRto,
+    tcpi_delivered_ce: t.deliveredCe,
   };
 }
 

@@ -19,6 +19,7 @@ import {
   tcpReset,
 } from './conn.js';
 import { dsackExtend, dsackSet, oooDup, oooDuplicate, sendDupAck } from './dsack.js';
+import { ECN_OK, ecnAcceptCwr, ecnAfterAck, ecnBeforeAck, ecnCheckCe, ecnSynSentInput } from './ecn.js';
 import { acceptChild, childRetransmittedSyn } from './listen.js';
 import {
   ATO_MIN,
@@ -41,7 +42,7 @@ import {
 } from './output.js';
 import { rcvRttMeasure } from './rcv-space.js';
 import { LINUX_JIFFY_MS } from './rtt.js';
-import { ACK, FIN, RST, SYN, TcpState, URG } from './state.js';
+import { ACK, ECE, FIN, RST, SYN, TcpState, URG } from './state.js';
 import type { Tcb } from './tcb.js';
 import { RTX_PERSIST, RTX_RTO, type TcpLayer } from './tcp.js';
 
@@ -93,6 +94,7 @@ function synSent(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   t.rcvNxt = (h.seq + 1) >>> 0;
   t.rcvWup = t.rcvNxt;
   negotiate(L, t, h);
+  ecnSynSentInput(t, h, (f & ACK) !== 0);
   if (f & ACK) {
     t.sndUna = h.ack;
     t.sndDataSeq = h.ack;
@@ -242,6 +244,9 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   t.lastRecv = now;
   if (t.keepalive && t.keepDeadline !== Infinity) armKeepalive(L, t);
 
+  // ECN (RFC 3168 §6.1.3): the peer's CWR ends our ECE echo; data with CWR is ACKed at once.
+  const ecnAckNow = t.ecnFlags & ECN_OK ? ecnAcceptCwr(t, h) : false;
+
   // Sixth: URG is not supported as out-of-band data; the urgent byte stays in the stream (as SO_OOBINLINE).
   void URG;
 
@@ -259,7 +264,7 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
           tcpDone(L, t, 'ECONNRESET');
           return;
         }
-        receiveData(L, t, h);
+        receiveData(L, t, h, rx.tos);
         break;
       default:
         // CLOSE_WAIT, CLOSING, LAST_ACK: the peer's FIN came already; ignore
@@ -271,7 +276,7 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   }
   if ((t.state as TcpState) === TcpState.CLOSED) return;
   tcpWrite(L, t);
-  ackSndCheck(L, t, false);
+  ackSndCheck(L, t, ecnAckNow);
 }
 
 /**
@@ -383,7 +388,10 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
   const rec = t.rec;
   // SACK blocks go to the recovery module on any ACK (RFC 6675: new SACK information counts like a duplicate).
   const sacks = t.sackOk ? h.sackCount : 0;
-  if (rec !== null && t.cc !== null && (acked > 0 || isDup || sacks > 0)) {
+  // ECN echo (RFC 3168 §6.1.2): counts only with data in flight before this ACK (Linux tcp_ack).
+  const ecn = (t.ecnFlags & ECN_OK) !== 0;
+  const ece = ecn && (h.flags & ECE) !== 0 && t.sndNxt !== prior;
+  if (rec !== null && t.cc !== null && (acked > 0 || isDup || sacks > 0 || ece)) {
     const ev = t.ackEv;
     const act = t.recAct;
     if (ev !== null && act !== null) {
@@ -405,7 +413,9 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       act.restartRto = false;
       act.entered = false;
       act.exited = false;
+      if (ecn) ecnBeforeAck(t);
       rec.onAck(ev, act);
+      if (ecn) ecnAfterAck(L, t, ev, act, ece);
       if (act.entered) {
         L.inc(L.c.TcpExtTCPRenoRecovery);
         L.inc(L.c.TcpExtTCPFastRetrans);
@@ -462,7 +472,7 @@ function ourFinAcked(L: TcpLayer, t: Tcb, segHasFin: boolean): void {
 }
 
 /** Data and FIN of an acceptable segment (RFC 9293 §3.10.7.4 seventh/eighth; Linux tcp_data_queue). */
-function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
+function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
   const c = L.c;
   const now = L.now;
   let seq = h.seq;
@@ -528,6 +538,7 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
     }
     if (at > 0) {
       L.inc(c.TcpExtTCPOFOQueue);
+      if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
       if (fin) t.rcvFinSeq = (seq + len) >>> 0;
       // Out-of-order data: ACK at once (with SACK) and go into quick-ACK mode.
       enterQuickAck(t, MAX_QUICKACKS);
@@ -541,6 +552,7 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader): void {
     t.dataSegsIn++;
     rcvRttMeasure(L, t, len, h.hasTs, h.tsEcr);
     eventDataRecv(t, now, len);
+    if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
     if (t.rdShut) t.rcv.consume(t.rcv.readable);
     t.ackPending = true;
     if (hadOoo) {

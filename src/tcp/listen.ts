@@ -9,6 +9,7 @@ import type { IpRx } from '../ip/types.js';
 import { addrCopy } from '../wire/addr.js';
 import type { TcpHeader } from '../wire/tcp.js';
 import { advMssFor, initRcvWindow, initTransfer, negotiate, setState, tcpDone } from './conn.js';
+import { ECN_OK, ecnSynReceived } from './ecn.js';
 import { sendActiveReset, sendSyn, tsNow } from './output.js';
 import { ACK, RST, SYN, TcpState } from './state.js';
 import { cookieCheck, cookieMake } from './syncookies.js';
@@ -116,6 +117,7 @@ function newChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader): Tcb {
   const route = L.host.ip.route(t.raddr, t.laddr);
   t.advMss = advMssFor(route !== null ? route.mtu : 1500, rx.family, t.userMss);
   negotiate(L, t, h);
+  ecnSynReceived(L, t, rx, h);
   // Linux rounds the SYN-ACK window to the MSS less the timestamp option when the peer used timestamps.
   initRcvWindow(L, t, t.advMss - (t.tsOk ? 12 : 0));
   if (!t.wsOk) t.rcvWscale = 0;
@@ -193,7 +195,7 @@ function cookieSynAck(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader): void {
   t.sndMax = t.iss;
   if (t.tsOk) {
     // Linux encodes wscale/SACK/ECN in the low 6 bits of the SYN-ACK's TSval.
-    t.cookieTs = cookieTsVal(tsNow(L, t), h);
+    t.cookieTs = cookieTsVal(tsNow(L, t), h, (t.ecnFlags & ECN_OK) !== 0);
   } else {
     // Without timestamps a cookie connection can keep neither window scaling nor SACK.
     t.wsOk = false;
@@ -207,9 +209,10 @@ function cookieSynAck(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader): void {
   L.freeTcb(t);
 }
 
-function cookieTsVal(now: number, h: TcpHeader): number {
+function cookieTsVal(now: number, h: TcpHeader, ecnOk: boolean): number {
   let opts = h.wscale >= 0 ? Math.min(h.wscale, 14) : 0xf;
   if (h.sackOk) opts |= 0x10;
+  if (ecnOk) opts |= 0x20;
   let ts = ((now >>> 6) << 6) | opts;
   if (((ts - now) | 0) > 0) ts -= 64;
   return ts >>> 0;
@@ -246,6 +249,8 @@ function cookieChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader, mss: number): 
       t.sndWscale = o & 0xf;
     }
     t.sackOk = (o & 0x10) !== 0 && v['net.ipv4.tcp_sack'] !== 0;
+    // Linux cookie_ecn_ok: the SYN-ACK agreed to ECN (TS bit 5), and tcp_ecn still allows it.
+    if (o & 0x20 && v['net.ipv4.tcp_ecn'] !== 0) t.ecnFlags = ECN_OK;
   }
   let m = Math.min(t.peerMss, t.advMss);
   if (t.tsOk) m -= 12;

@@ -12,6 +12,7 @@ import type { IpAddr } from '../wire/addr.js';
 import { pseudoSumV4, pseudoSumV6, wireBuffer } from '../wire/checksum.js';
 import { seqGt, seqLt, seqMax } from '../wire/seq.js';
 import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
+import { ECN_OK, ecnOutput, ecnSynFlags } from './ecn.js';
 import { sizeGoal, tsoSegs } from './push.js';
 import { MAX_RANGES } from './recv-buffer.js';
 import { ACK, FIN, PSH, RST, SYN, TcpState } from './state.js';
@@ -119,6 +120,14 @@ export function sendSegment(
 ): number {
   const v = L.sysctl.v;
   const h = L.ohdr;
+  // ECN (RFC 3168, src/tcp/ecn.ts): ECE/CWR on SYNs, ECT(0) on new data, ECE/CWR echoes.
+  let tos = 0;
+  if (flags & SYN) flags |= ecnSynFlags(L, t, (flags & ACK) !== 0, t.sndNxt === t.iss);
+  else if (t.ecnFlags & ECN_OK) {
+    const r = ecnOutput(t, seq, flags, len);
+    flags = r & 0xffff;
+    tos = r >>> 16;
+  }
   h.srcPort = t.lport;
   h.dstPort = t.rport;
   h.seq = seq >>> 0;
@@ -209,6 +218,7 @@ export function sendSegment(
       ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, total)
       : pseudoSumV6(laddr, raddr, IPPROTO_TCP, total);
   tcpFillChecksum(buf, off, total, ps);
+  L.outOpts.tos = tos;
   const err = L.host.ip.output(buf, off, total, IPPROTO_TCP, laddr, raddr, L.outOpts);
   L.inc(L.c.TcpOutSegs);
   t.segsOut++;
@@ -306,6 +316,7 @@ export function sendReset(
       ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, hlen)
       : pseudoSumV6(laddr, raddr, IPPROTO_TCP, hlen);
   tcpFillChecksum(buf, off, hlen, ps);
+  L.outOpts.tos = 0;
   L.host.ip.output(buf, off, hlen, IPPROTO_TCP, laddr, raddr, L.outOpts);
   L.inc(L.c.TcpOutSegs);
   if (flags & RST) L.inc(L.c.TcpOutRsts);

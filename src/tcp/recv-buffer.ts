@@ -8,6 +8,7 @@
  * are kept; a segment that would need more is dropped (Linux bounds its
  * out-of-order queue by memory and prunes it the same way).
  */
+import { type BufferPool, EMPTY_RING } from './buffer-pool.js';
 import { pow2 } from './send-buffer.js';
 
 export const MAX_RANGES = 32;
@@ -28,10 +29,14 @@ export class RecvBuffer {
   oooCount = 0;
   private stampSeq = 0;
 
-  /** `capacity` 0: no memory until data arrives (ensureCapacity). */
-  constructor(capacity = 0) {
+  /** Where rings come from and go back to (a TcpLayer's); null: plain allocation. */
+  private readonly pool: BufferPool | null;
+
+  /** `capacity` 0: no memory until data arrives (ensureCapacity); until then the ring is the shared empty one. */
+  constructor(capacity = 0, pool: BufferPool | null = null) {
+    this.pool = pool;
     const cap = capacity > 0 ? pow2(capacity) : 0;
-    this.buf = cap > 0 ? new Uint8Array(cap) : new Uint8Array(0);
+    this.buf = cap > 0 ? this.alloc(cap) : EMPTY_RING;
     this.mask = cap - 1;
   }
 
@@ -61,11 +66,29 @@ export class RecvBuffer {
     if (n <= this.buf.length) return;
     const used = this.readable + this.oooExtent;
     const cap = pow2(Math.max(n, used));
-    const nb = new Uint8Array(cap);
+    const nb = this.alloc(cap);
     this.copyRange(0, used, nb, 0);
+    if (this.pool !== null && this.buf.length > 0) this.pool.give(this.buf);
     this.buf = nb;
     this.mask = cap - 1;
     this.head = 0;
+  }
+
+  /**
+   * Give the ring back to the pool when it holds nothing (the connection
+   * ended or its control block is freed); data arriving later takes a ring
+   * again (ensureCapacity).
+   */
+  release(): void {
+    if (this.readable !== 0 || this.oooCount !== 0 || this.buf.length === 0) return;
+    if (this.pool !== null) this.pool.give(this.buf);
+    this.buf = EMPTY_RING;
+    this.mask = -1;
+    this.head = 0;
+  }
+
+  private alloc(cap: number): Uint8Array {
+    return this.pool !== null ? this.pool.take(cap) : new Uint8Array(cap);
   }
 
   /**

@@ -5,6 +5,8 @@
  * copies it once more straight into the outgoing frame (copyOut). Acked
  * bytes are released by moving the head (ack), never by copying.
  */
+import { type BufferPool, EMPTY_RING } from './buffer-pool.js';
+
 export class SendBuffer {
   private buf: Uint8Array;
   private mask: number;
@@ -12,10 +14,17 @@ export class SendBuffer {
   /** Bytes held: [snd_una, snd_una + length). */
   length = 0;
 
-  /** `initial` 0: no memory until the first write (most connections of a busy server send little). */
-  constructor(initial = 0) {
+  /** Where rings come from and go back to (a TcpLayer's); null: plain allocation. */
+  private readonly pool: BufferPool | null;
+
+  /**
+   * `initial` 0: no memory until the first write (most connections of a busy
+   * server send little); until then the ring is the shared empty one.
+   */
+  constructor(initial = 0, pool: BufferPool | null = null) {
+    this.pool = pool;
     const cap = initial > 0 ? pow2(initial) : 0;
-    this.buf = cap > 0 ? new Uint8Array(cap) : EMPTY;
+    this.buf = cap > 0 ? this.alloc(cap) : EMPTY_RING;
     this.mask = cap - 1;
   }
 
@@ -63,17 +72,32 @@ export class SendBuffer {
     this.length = 0;
   }
 
+  /**
+   * Give the ring back to the pool when it holds nothing (the connection
+   * ended or its control block is freed); a later write takes a ring again.
+   */
+  release(): void {
+    if (this.length !== 0 || this.buf.length === 0) return;
+    if (this.pool !== null) this.pool.give(this.buf);
+    this.buf = EMPTY_RING;
+    this.mask = -1;
+    this.head = 0;
+  }
+
+  private alloc(cap: number): Uint8Array {
+    return this.pool !== null ? this.pool.take(cap) : new Uint8Array(cap);
+  }
+
   private grow(need: number): void {
     const cap = pow2(need);
-    const nb = new Uint8Array(cap);
+    const nb = this.alloc(cap);
     this.copyOut(0, this.length, nb, 0);
+    if (this.pool !== null && this.buf.length > 0) this.pool.give(this.buf);
     this.buf = nb;
     this.mask = cap - 1;
     this.head = 0;
   }
 }
-
-const EMPTY = new Uint8Array(0);
 
 export function pow2(n: number): number {
   let c = 1024;

@@ -5,6 +5,7 @@
  * A Tcb is also the `InetSock` the connection tables (src/inet) index.
  */
 import type { IpAddr } from '../wire/addr.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { AckEvent, CongestionControl } from './congestion/types.js';
 import { PushMarks } from './push.js';
 import type { LossRecovery, RecoveryAction } from './recovery/types.js';
@@ -172,6 +173,19 @@ export class Tcb {
   /** Whether cwnd limited sending during the last flight. */
   cwndLimited = false;
 
+  // ---- ECN (RFC 3168; src/tcp/ecn.ts) ----
+  /** ECN_OK / ECN_QUEUE_CWR / ECN_DEMAND_CWR / ECN_SEEN (Linux ecn_flags). */
+  ecnFlags = 0;
+  /** A window reduction for ECE is under way (Linux TCP_CA_CWR) until snd_una passes cwrHigh. */
+  cwrActive = false;
+  cwrHigh = 0;
+  /** PRR (RFC 6937) state of that reduction: cwnd when it began, segments delivered and sent since. */
+  priorCwnd = 0;
+  prrDelivered = 0;
+  prrOut = 0;
+  /** Segments acknowledged by ACKs with ECE (tcpi_delivered_ce). */
+  deliveredCe = 0;
+
   // ---- delayed ACK (Linux icsk_ack) ----
   ackPending = false;
   /** Quick-ACK credits: this many segments are ACKed at once (icsk_ack.quick). */
@@ -261,12 +275,13 @@ export class Tcb {
   /** Last time an invalid/out-of-window segment was answered (tcp_invalid_ratelimit). */
   lastOowAck = -Infinity;
 
-  constructor(family: 4 | 6, sndBuf: number, rcvBuf: number) {
+  /** `pool`: where the buffers take their rings from (the TcpLayer's; null allocates). */
+  constructor(family: 4 | 6, sndBuf: number, rcvBuf: number, pool: BufferPool | null = null) {
     this.family = family;
     this.sndBuf = sndBuf;
     this.rcvBuf = rcvBuf;
-    this.snd = new SendBuffer(0);
-    this.rcv = new RecvBuffer(0);
+    this.snd = new SendBuffer(0, pool);
+    this.rcv = new RecvBuffer(0, pool);
   }
 
   /** Bytes in flight by sequence number (snd_nxt − snd_una, SYN/FIN included). */

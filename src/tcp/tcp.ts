@@ -15,6 +15,7 @@ import type { TimerHandler } from '../time/timer-wheel.js';
 import { addrCopy, type IpAddr } from '../wire/addr.js';
 import { pseudoSumV4, pseudoSumV6, wireBuffer } from '../wire/checksum.js';
 import { IPPROTO_TCP, newTcpHeader, parseTcp, type TcpHeader, tcpChecksumOk } from '../wire/tcp.js';
+import { BufferPool } from './buffer-pool.js';
 import { type TcpCounterIds, tcpCounterIds } from './counters.js';
 import type { TcpHost, TcpTables } from './host.js';
 import { segmentArrives } from './input.js';
@@ -63,6 +64,8 @@ export class TcpLayer implements IpHandler, TimerHandler {
    */
   obuf: Uint8Array = wireBuffer(OUT_HEADROOM + 60 + 65536);
   readonly outOpts: IpOutputOpts = { df: true };
+  /** Free send/receive rings shared by this layer's connections (buffer-pool.ts). */
+  readonly bufferPool = new BufferPool();
   /** Control blocks by id (timer data), and the free ids. */
   private readonly byId: (Tcb | null)[] = [];
   private readonly freeIds: number[] = [];
@@ -103,7 +106,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
   /** A new control block with buffers sized from tcp_wmem / tcp_rmem and its three timers. */
   newTcb(family: 4 | 6): Tcb {
     const v = this.sysctl.v;
-    const t = new Tcb(family, v['net.ipv4.tcp_wmem'][1], v['net.ipv4.tcp_rmem'][1]);
+    const t = new Tcb(family, v['net.ipv4.tcp_wmem'][1], v['net.ipv4.tcp_rmem'][1], this.bufferPool);
     const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.byId.length;
     this.byId[id] = t;
     t.id = id;
@@ -114,9 +117,17 @@ export class TcpLayer implements IpHandler, TimerHandler {
     return t;
   }
 
-  /** Release a control block's timers and id (after it left every table). */
+  /**
+   * Release a control block's timers, id and buffer rings (after it left
+   * every table; nobody reads or sends through it any more, so what its
+   * buffers still hold is dropped).
+   */
   freeTcb(t: Tcb): void {
     if (t.id < 0) return;
+    t.snd.clear();
+    t.snd.release();
+    t.rcv.clear();
+    t.rcv.release();
     const w = this.host.timers;
     w.free(t.hRtx);
     w.free(t.hDack);

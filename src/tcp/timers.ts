@@ -6,6 +6,7 @@
  * timeouts when no TIME_WAIT table is attached).
  */
 import { keepCnt, keepIdleMs, keepIntvlMs, tcpDone } from './conn.js';
+import { ecnQueueCwr } from './ecn.js';
 import { synAckTimer } from './listen.js';
 import {
   ATO_MIN,
@@ -93,6 +94,8 @@ function retransmitTimer(L: TcpLayer, t: Tcb, now: number): void {
     L.inc(c.TcpExtTCPTimeouts);
     L.inc(c.TcpExtTCPSynRetrans);
     retransmitAt(L, t, t.iss);
+    // Linux tcp_enter_loss runs for a SYN timeout too: CWR goes on the first data if ECN is agreed.
+    ecnQueueCwr(t);
     t.rttTime = -1;
     // Linux 6.x: the first tcp_syn_linear_timeouts SYN retransmissions keep
     // the initial RTO (1 s apart); after that it doubles.
@@ -118,6 +121,7 @@ function retransmitTimer(L: TcpLayer, t: Tcb, now: number): void {
   const firstExpiry = t.retransmits === 0;
   const inFlightSegs = Math.ceil(t.flight / t.mss);
   t.rec?.onRto(t.sndUna, t.sndNxt, inFlightSegs, firstExpiry, now);
+  ecnQueueCwr(t);
   t.retransmits++;
   t.totalRto++;
   L.inc(c.TcpExtTCPSlowStartRetrans);
