@@ -295,18 +295,24 @@ export class InetTables<S extends InetSock> {
    * unique (taking over a TIME_WAIT entry when allowed) and insert the
    * socket into the established hash. Throws EADDRNOTAVAIL when no port or
    * tuple is available, ENETUNREACH without a route. Returns the takeover
-   * details when a TIME_WAIT entry was replaced, else null.
+   * details when a TIME_WAIT entry was replaced, else null. `routeSrc`: the
+   * source address of the route to `raddr` when the caller already looked it
+   * up (TCP does, for the MSS), so the route is not looked up twice.
    */
-  connect(sock: S, raddr: IpAddr, rport: number): TwTakeover | null {
+  connect(sock: S, raddr: IpAddr, rport: number, routeSrc: IpAddr | null = null): TwTakeover | null {
     const now = this.host.now;
     if (sock.family === 6 && raddr.length === 16 && isV4Wire(raddr) && sock.v6only)
       throw new SysError('ENETUNREACH', 'connect');
     const oldLaddr = sock.laddr;
     let laddr = sock.laddr;
     if (laddr === null || isAnyAddr(laddr)) {
-      const rt = this.host.ip.route(wireAddr(raddr));
-      if (rt === null) throw new SysError('ENETUNREACH', 'connect');
-      laddr = raddr.length === 16 && isV4Wire(raddr) ? v4Mapped(rt.src) : rt.src.slice();
+      let src = routeSrc;
+      if (src === null) {
+        const rt = this.host.ip.route(wireAddr(raddr));
+        if (rt === null) throw new SysError('ENETUNREACH', 'connect');
+        src = rt.src;
+      }
+      laddr = raddr.length === 16 && isV4Wire(raddr) ? v4Mapped(src) : src.slice();
     }
     let tw = -1;
     const r = this.regs.get(sock);

@@ -56,14 +56,8 @@ enum SockState {
  * microseconds, more than the call itself, and says nothing useful here.
  */
 function quickError(code: 'EAGAIN' | 'EINPROGRESS' | 'EALREADY', call: string): SysError {
-  const E = Error as { stackTraceLimit?: number };
-  const lim = E.stackTraceLimit;
-  E.stackTraceLimit = 0;
-  try {
-    return new SysError(code, call);
-  } finally {
-    E.stackTraceLimit = lim;
-  }
+  // SysError itself builds these codes without a stack trace (src/errno.ts).
+  return new SysError(code, call);
 }
 
 /** Socket option names accepted by getsockopt/setsockopt (the level is implied by the name). */
@@ -269,10 +263,12 @@ export class TcpSocket implements TcbOwner {
       if (port <= 0 || port > 65535) throw new SysError('ECONNREFUSED', 'connect');
       this.startConnect(t, a, port);
       this.sstate = SockState.Connecting;
-      throw quickError('EINPROGRESS', 'connect');
     } finally {
       this.leave();
     }
+    // Thrown past the finally, not through it: a throw the finally must
+    // catch and rethrow costs twice (every non-blocking connect() ends here).
+    throw quickError('EINPROGRESS', 'connect');
   }
 
   private startConnect(t0: Tcb, raddr: IpAddr, rport: number): void {
@@ -302,7 +298,7 @@ export class TcpSocket implements TcbOwner {
     const wire = isV4Mapped(raddr) ? raddr.subarray(12, 16) : raddr;
     const route = L.host.ip.route(wire);
     if (route === null) throw new SysError('ENETUNREACH', 'connect');
-    const tw = L.tables.connect(t, raddr, rport);
+    const tw = L.tables.connect(t, raddr, rport, route.src);
     t.hashed = true;
     t.active = true;
     t.connectIssued = true;

@@ -31,7 +31,8 @@ export interface TcpTables<S> {
   unbind(sock: S): void;
   listen(sock: S): void;
   unlisten(sock: S): void;
-  connect(sock: S, raddr: IpAddr, rport: number): TwTakeoverInfo | null;
+  /** `routeSrc`: the route's source address when the caller has looked the route up already. */
+  connect(sock: S, raddr: IpAddr, rport: number, routeSrc?: IpAddr | null): TwTakeoverInfo | null;
   insertEstablished(sock: S): void;
   removeEstablished(sock: S): void;
   lookupEstablished(family: 4 | 6, laddr: IpAddr, lport: number, raddr: IpAddr, rport: number): S | null;

@@ -70,3 +70,22 @@ test('timestamp offset depends on the address pair only', () => {
   assert.notEqual(s.tsOffset(a, b), s.tsOffset(a, c));
   assert.notEqual(s.tsOffset(a, b), s.tsOffset(b, a));
 });
+
+test('the remembered last tsOffset/portOffset answers equal a fresh computation, whatever the order of calls', () => {
+  const addrs = ['198.18.0.1', '198.18.0.2', '::ffff:198.18.0.1', '2001:db8::1', '2001:db8::2'].map((a) =>
+    mustParseAddr(a),
+  );
+  const memo = new InetSecrets(new Rng(9));
+  let seed = 1;
+  for (let k = 0; k < 400; k++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const l = addrs[seed % 5];
+    const r = addrs[(seed >>> 8) % 5];
+    const rport = [80, 443][(seed >>> 16) & 1];
+    // A fresh instance (same key, nothing remembered) is the reference.
+    const fresh = new InetSecrets(new Rng(9));
+    assert.equal(memo.tsOffset(l, r), fresh.tsOffset(l, r));
+    assert.equal(memo.portOffset(l, r, rport), fresh.portOffset(l, r, rport));
+    assert.equal(memo.portOffsetHi, fresh.portOffsetHi);
+  }
+});
