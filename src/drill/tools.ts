@@ -40,6 +40,13 @@ export interface SsRow {
   rport: number;
   /** `-o` timer text without the `timer:` prefix, e.g. `(timewait,59sec,0)` */
   timer?: string;
+  /**
+   * An AF_INET6 socket that takes IPv6 only (IPV6_V6ONLY, or bound to a
+   * specific IPv6 address, which Linux makes v6-only). ss prints the
+   * unspecified address of a dual-stack socket as `*` (`*:8080`, `*:*`),
+   * of a v6-only one as `[::]`.
+   */
+  v6only?: boolean;
 }
 
 /** Every state ss shows, in its order. */
@@ -83,8 +90,11 @@ const STATE_GROUPS: Record<string, SsState[]> = {
   big: except('SYN-RECV', 'TIME-WAIT'),
 };
 
-function hostPort(addr: string | null, port: number, family: 4 | 6): [string, string] {
-  const a = addr === null ? (family === 4 ? '0.0.0.0' : '[::]') : family === 6 ? `[${addr}]` : addr;
+function hostPort(addr: string | null, port: number, family: 4 | 6, v6only: boolean): [string, string] {
+  let a: string;
+  if (family === 4) a = addr ?? '0.0.0.0';
+  else if (addr === null || addr === '::') a = v6only ? '[::]' : '*';
+  else a = `[${addr}]`;
   return [`${a}:`, port === 0 ? '*' : String(port)];
 }
 
@@ -166,8 +176,8 @@ export function runSs(argv: string[], rows: SsRow[]): ToolResult {
   const lines: string[][] = [];
   const extra: Array<string | null> = [];
   for (const r of selected) {
-    const [la, lp] = hostPort(r.laddr, r.lport, r.family);
-    const [ra, rp] = hostPort(r.raddr, r.rport, r.family);
+    const [la, lp] = hostPort(r.laddr, r.lport, r.family, r.v6only ?? true);
+    const [ra, rp] = hostPort(r.raddr, r.rport, r.family, r.v6only ?? true);
     const cells: string[] = [];
     if (showState) cells.push(r.state);
     // ss prints the queues with "%-6d"

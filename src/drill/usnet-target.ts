@@ -575,8 +575,11 @@ export class UsnetTarget implements Target {
     return this.tcp.list().map((r) => {
       const fmt = (x: Uint8Array | null) => (x === null ? null : formatAddr(x));
       const fam: 4 | 6 = r.family === 6 || (r.laddr !== null && r.laddr.length === 16) ? 6 : 4;
-      void isV4Mapped;
+      // Linux makes a socket bound to a specific IPv6 address v6-only (inet6_bind)
+      const boundV6 =
+        r.laddr !== null && r.laddr.length === 16 && !isV4Mapped(r.laddr) && r.laddr.some((b) => b !== 0);
       return {
+        v6only: fam === 6 && (r.v6only === true || boundV6),
         state: (r.state === 'CLOSE' ? 'UNCONN' : r.state) as SsState,
         recvQ: r.recvQ,
         sendQ: r.sendQ,

@@ -25,7 +25,8 @@ export function handleIcmp(L: TcpLayer, t: Tcb, err: IcmpErr): void {
     return;
   }
   if (err.mtu > 0) {
-    const m = advMssFor(err.mtu, t.family, 0);
+    // the wire family (err.family): IPv4 for a v4-mapped connection of an AF_INET6 socket
+    const m = advMssFor(err.mtu, err.family, 0);
     if (m < t.peerMss || m < t.advMss) {
       t.peerMss = Math.min(t.peerMss, m);
       syncMss(t);

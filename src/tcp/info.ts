@@ -4,6 +4,7 @@
  * rtt, rttvar, rto, ato and min_rtt; ms for the last_* times; cwnd and
  * ssthresh in segments.
  */
+import { isV4Mapped } from '../wire/addr.js';
 import { ECN_OK, ECN_SEEN } from './ecn.js';
 import { TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
@@ -49,7 +50,8 @@ export function tcpInfo(t: Tcb, now: number): Record<string, number> {
     tcpi_last_ack_sent: 0,
     tcpi_last_data_recv: Number.isFinite(t.lastDataRecv) ? Math.round(now - t.lastDataRecv) : 0,
     tcpi_last_ack_recv: t.lastAckRecv > 0 ? Math.round(now - t.lastAckRecv) : 0,
-    tcpi_pmtu: t.advMss + (t.family === 4 ? 40 : 60),
+    // headers of the wire family: a v4-mapped connection of an AF_INET6 socket is IPv4
+    tcpi_pmtu: t.advMss + (t.family === 4 || (t.raddr !== null && isV4Mapped(t.raddr)) ? 40 : 60),
     tcpi_rcv_ssthresh: t.rcvSsthresh,
     tcpi_rtt: Math.round((rtt !== null ? rtt.srtt : 0) * 1000),
     tcpi_rttvar: Math.round((rtt !== null ? rtt.rttvar : 0) * 1000),

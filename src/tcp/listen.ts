@@ -6,7 +6,7 @@
  * behaviour of tcp_abort_on_overflow.
  */
 import type { IpRx } from '../ip/types.js';
-import { addrCopy } from '../wire/addr.js';
+import { addrCopy, type IpAddr, v4Mapped } from '../wire/addr.js';
 import type { TcpHeader } from '../wire/tcp.js';
 import { advMssFor, initRcvWindow, initTransfer, negotiate, setState, tcpDone } from './conn.js';
 import { ECN_OK, ecnSynReceived } from './ecn.js';
@@ -90,11 +90,11 @@ export function listenInput(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader, isn: nu
 
 /** A child control block for a SYN to listener `l`, options negotiated (Linux inet_reqsk_alloc + tcp_openreq_init). */
 function newChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader): Tcb {
-  const t = L.newTcb(rx.family);
+  const t = L.newTcb(childFamily(l, rx));
   t.parent = l;
-  t.laddr = addrCopy(rx.dst);
+  t.laddr = childAddr(l, rx.dst);
   t.lport = h.dstPort;
-  t.raddr = addrCopy(rx.src);
+  t.raddr = childAddr(l, rx.src);
   t.rport = h.srcPort;
   t.v6only = l.v6only;
   // Inherited socket options (Linux copies the listener's settings to the child).
@@ -114,7 +114,7 @@ function newChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader): Tcb {
   t.state = TcpState.SYN_RECV;
   t.irs = h.seq;
   t.rcvNxt = (h.seq + 1) >>> 0;
-  const route = L.host.ip.route(t.raddr, t.laddr);
+  const route = L.host.ip.route(rx.src, rx.dst);
   t.advMss = advMssFor(route !== null ? route.mtu : 1500, rx.family, t.userMss);
   negotiate(L, t, h);
   ecnSynReceived(L, t, rx, h);
@@ -127,6 +127,22 @@ function newChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader): Tcb {
   if (t.tsOk) t.tsOffset = L.tables.tsOffset(t.laddr, t.raddr);
   initTransfer(L, t);
   return t;
+}
+
+/**
+ * A child's family: its listener's. An AF_INET6 listener's child for an
+ * IPv4 peer stays AF_INET6 with ::ffff:a.b.c.d addresses (Linux
+ * tcp_v6_syn_recv_sock for a v4-mapped peer): getsockname/getpeername
+ * return them, ss shows [::ffff:a.b.c.d] and counts it under -6, and its
+ * TIME_WAIT entry is an IPv6 one. On the wire it is IPv4 (output takes the
+ * IPv4 bytes of a mapped address), so MSS and route follow the wire family.
+ */
+function childFamily(l: Tcb, rx: IpRx): 4 | 6 {
+  return l.family === 6 ? 6 : rx.family;
+}
+
+function childAddr(l: Tcb, a: IpAddr): IpAddr {
+  return l.family === 6 && a.length === 4 ? v4Mapped(a) : addrCopy(a);
 }
 
 /** The final ACK made `t` established: queue it for accept(), unless the accept queue overflows. Returns false if dropped. */
@@ -220,11 +236,11 @@ function cookieTsVal(now: number, h: TcpHeader, ecnOk: boolean): number {
 
 /** A valid cookie ACK: rebuild the connection from it (Linux cookie_v4_check). */
 function cookieChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader, mss: number): void {
-  const t = L.newTcb(rx.family);
+  const t = L.newTcb(childFamily(l, rx));
   t.parent = l;
-  t.laddr = addrCopy(rx.dst);
+  t.laddr = childAddr(l, rx.dst);
   t.lport = h.dstPort;
-  t.raddr = addrCopy(rx.src);
+  t.raddr = childAddr(l, rx.src);
   t.rport = h.srcPort;
   t.nodelay = l.nodelay;
   t.keepalive = l.keepalive;
@@ -234,7 +250,7 @@ function cookieChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader, mss: number): 
   t.iss = (h.ack - 1) >>> 0;
   t.irs = (h.seq - 1) >>> 0;
   t.rcvNxt = h.seq;
-  const route = L.host.ip.route(t.raddr, t.laddr);
+  const route = L.host.ip.route(rx.src, rx.dst);
   t.advMss = advMssFor(route !== null ? route.mtu : 1500, rx.family, l.userMss);
   t.peerMss = mss;
   const v = L.sysctl.v;

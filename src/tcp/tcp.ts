@@ -47,6 +47,8 @@ export interface TcpListRow {
   timerMs: number;
   /** Retransmissions / probes so far (the third field of ss's timer:(...)). */
   retrans: number;
+  /** IPV6_V6ONLY of an AF_INET6 socket (ss prints its unspecified addresses as `*` when false) */
+  v6only?: boolean;
 }
 
 export class TcpLayer implements IpHandler, TimerHandler {
@@ -357,6 +359,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
         timer,
         timerMs,
         retrans,
+        v6only: t.v6only,
       });
     }
     if (this.timeWait !== null) for (const r of this.timeWait.list(now)) rows.push(r);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSysError } from '../../src/errno.js';
 import { POLLHUP, POLLIN, POLLOUT } from '../../src/socket/poll.js';
-import { establishPassive, Harness, LOCAL, twoStacks } from '../tcp/harness.js';
+import { formatAddr, type IpAddr } from '../../src/wire/addr.js';
+import { establishPassive, Harness, LOCAL, PEER, twoStacks } from '../tcp/harness.js';
 
 test('a fresh socket: poll is POLLOUT|POLLHUP; send EPIPE; recv and shutdown ENOTCONN; getpeername ENOTCONN', () => {
   const h = new Harness();
@@ -229,4 +230,34 @@ test('connect again after a refused attempt starts a new handshake on the same s
   assert.equal(syn2.flags, 'S');
   assert.equal(syn2.dport, 5556);
   assert.equal(c.state, 'SYN_SENT');
+});
+
+test('a dual-stack listener accepts an IPv4 peer as an AF_INET6 connection with v4-mapped addresses, also in TIME_WAIT', () => {
+  const h = new Harness();
+  const l = h.tcp.socket(6);
+  l.bind('::', 80);
+  l.listen(5);
+  h.inject({ flags: 'S', seq: 1000, mss: 1460 });
+  const sa = h.one();
+  // on the wire it is IPv4, MSS as for IPv4
+  assert.equal(sa.mss, 1460);
+  h.inject({ flags: '.', seq: 1001, ack: sa.seq + 1 });
+  const s = l.accept();
+  assert.deepEqual(s.getsockname(), { address: `::ffff:${LOCAL}`, port: 80, family: 'IPv6' });
+  assert.deepEqual(s.getpeername(), { address: `::ffff:${PEER}`, port: 40000, family: 'IPv6' });
+  assert.equal(s.t.family, 6);
+  const row = (state: string) => {
+    const r = h.tcp.list().find((x) => x.state === state);
+    assert.ok(r, state);
+    return { family: r.family, laddr: formatAddr(r.laddr as IpAddr), raddr: formatAddr(r.raddr as IpAddr) };
+  };
+  const mapped = { family: 6, laddr: `::ffff:${LOCAL}`, raddr: `::ffff:${PEER}` };
+  assert.deepEqual(row('ESTAB'), mapped);
+  // it closes first and ends in TIME_WAIT: still an IPv6 entry
+  s.close();
+  const fin = h.one();
+  assert.equal(fin.flags, 'F.');
+  h.inject({ flags: 'F.', seq: 1001, ack: fin.seq + 1 });
+  assert.equal(h.one().flags, '.');
+  assert.deepEqual(row('TIME-WAIT'), mapped);
 });
