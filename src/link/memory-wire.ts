@@ -1,4 +1,5 @@
 import { Rng } from '../rng.js';
+import { checksumUpdate16 } from '../wire/checksum.js';
 import type { Clock } from '../time/clock.js';
 import type { Steppable } from '../time/steppable.js';
 import { FrameArena } from './frame-arena.js';
@@ -30,6 +31,14 @@ export interface Impairments {
    * Default Infinity.
    */
   queueLimit?: number;
+  /**
+   * ECN marking as an AQM would do it (RFC 3168 §5; a step threshold like
+   * DCTCP's K): with `rateBps`, an ECT frame that finds more than this many
+   * bytes queued is marked CE (and still queued); Not-ECT frames are not
+   * touched. Frames beyond `queueLimit` are dropped either way. Default
+   * Infinity (never mark).
+   */
+  ecnMarkBytes?: number;
   /** Independent random loss probability. */
   loss?: number;
   /**
@@ -88,6 +97,8 @@ export interface WireStats {
   duplicated: number;
   reordered: number;
   corrupted: number;
+  /** ECT frames marked CE (ecnMarkBytes). */
+  ceMarked: number;
 }
 
 export type WireDirection = 'aToB' | 'bToA' | 'both';
@@ -98,6 +109,7 @@ interface Resolved {
   jitterReorders: boolean;
   rateBps: number;
   queueLimit: number;
+  ecnMarkBytes: number;
   loss: number;
   geP: number;
   geR: number;
@@ -120,6 +132,7 @@ function newStats(): WireStats {
     duplicated: 0,
     reordered: 0,
     corrupted: 0,
+    ceMarked: 0,
   };
 }
 
@@ -144,6 +157,7 @@ function resolve(o: Impairments): Resolved {
     jitterReorders: o.jitterReorders ?? false,
     rateBps: nonNeg('rateBps', o.rateBps, 0),
     queueLimit: nonNeg('queueLimit', o.queueLimit, Infinity),
+    ecnMarkBytes: nonNeg('ecnMarkBytes', o.ecnMarkBytes, Infinity),
     loss: prob('loss', o.loss),
     burst: bl !== null,
     geP: prob('burstLoss.p', bl?.p ?? 0),
@@ -163,6 +177,7 @@ const IMPAIRMENT_KEYS: (keyof Impairments)[] = [
   'jitterReorders',
   'rateBps',
   'queueLimit',
+  'ecnMarkBytes',
   'loss',
   'burstLoss',
   'duplicate',
@@ -408,6 +423,28 @@ const FRAME_ALIGN = 8;
  * windows keeps in flight with room to spare; past that, frames are copied
  * as for any receiver.
  */
+/** An IPv4 or IPv6 packet whose ECN field says ECT(0) or ECT(1) (RFC 3168 §5). */
+function isEct(f: Uint8Array): boolean {
+  if (f.length < 2) return false;
+  const v = f[0] >> 4;
+  const ecn = v === 4 ? f[1] & 3 : v === 6 ? (f[1] >> 4) & 3 : 0;
+  return ecn === 1 || ecn === 2;
+}
+
+/** Set CE in an ECT packet; IPv4's header checksum follows (RFC 1624). */
+function markCongestion(f: Uint8Array): void {
+  if (f[0] >> 4 === 6) {
+    f[1] |= 0x30;
+    return;
+  }
+  if (f.length < 20) return;
+  const old = (f[0] << 8) | f[1];
+  f[1] |= 3;
+  const c = checksumUpdate16((f[10] << 8) | f[11], old, (f[0] << 8) | f[1]);
+  f[10] = c >> 8;
+  f[11] = c & 0xff;
+}
+
 const ARENA_MIN = 1 << 20;
 const ARENA_MAX = 32 << 20;
 
@@ -658,6 +695,7 @@ export class MemoryWire implements Steppable {
       return false;
     }
     let depart = now;
+    let markCe = false;
     if (c.rateBps > 0) {
       // Frames whose serialization has finished have left the queue.
       while (d.qHead < d.qFinish.length && d.qFinish[d.qHead] <= now) {
@@ -673,6 +711,7 @@ export class MemoryWire implements Steppable {
         st.dropped.queue++;
         return false;
       }
+      markCe = d.queuedBytes > c.ecnMarkBytes && isEct(frame);
       const start = Math.max(d.busyUntil, now);
       depart = start + (len * 8000) / c.rateBps;
       d.busyUntil = depart;
@@ -738,6 +777,10 @@ export class MemoryWire implements Steppable {
     // A duplicate is a frame of its own (the receiver owns it), uncorrupted.
     const twin = dup ? this.copyOf(frame) : null;
     if (flip >= 0) copy[flip >>> 3] ^= 1 << (flip & 7);
+    if (markCe) {
+      markCongestion(copy);
+      st.ceMarked++;
+    }
     if (inOrder) ring.push(arrival, this.seq++, copy, arena, arenaEnd);
     else this.heap.push(arrival, this.seq++, dirIdx, copy);
     if (twin !== null) {

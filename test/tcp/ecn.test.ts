@@ -9,13 +9,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSysError } from '../../src/errno.js';
 import type { Link } from '../../src/link/link.js';
-import { MemoryWire } from '../../src/link/memory-wire.js';
+import { MemoryWire, type MemoryWireOptions } from '../../src/link/memory-wire.js';
 import { World } from '../../src/sim/world.js';
 import type { TcpSocket } from '../../src/socket/tcp-socket.js';
 import { Stack } from '../../src/stack.js';
 import { Sysctl } from '../../src/sysctl.js';
 import { TcpLayer } from '../../src/tcp/tcp.js';
 import { checksum } from '../../src/wire/checksum.js';
+import { emitIpv4, newIpv4Header, parseIpv4 } from '../../src/wire/ipv4.js';
 
 const ECE = 0x40;
 const CWR = 0x80;
@@ -80,6 +81,7 @@ class Router implements Link {
 }
 
 interface Run {
+  wire: MemoryWire;
   router: Router;
   a: Stack;
   b: Stack;
@@ -94,9 +96,10 @@ function transfer(
   ecnB: number,
   bytes: number,
   markCe: (s: Seen, i: number) => boolean = () => false,
+  wireOpts: MemoryWireOptions = {},
 ): Run {
   const world = new World({ maxStepsSameTime: 1_000_000 });
-  const wire = world.add(new MemoryWire({ delay: 5, mtu: 1500, clock: world.clock }));
+  const wire = world.add(new MemoryWire({ delay: 5, mtu: 1500, ...wireOpts, clock: world.clock }));
   const a = world.add(new Stack({ seed: 1, name: 'a', sysctl: { 'net.ipv4.tcp_ecn': ecnA } }));
   const b = world.add(new Stack({ seed: 2, name: 'b', sysctl: { 'net.ipv4.tcp_ecn': ecnB } }));
   const router = new Router(wire.a, markCe);
@@ -152,7 +155,7 @@ function transfer(
   );
   assert.ok(done, `transfer stalled at ${got} of ${bytes}`);
   assert.ok(ok, 'bytes arrived intact');
-  return { router, a, b, ca, cb: cb as unknown as TcpSocket, world };
+  return { wire, router, a, b, ca, cb: cb as unknown as TcpSocket, world };
 }
 
 test('sysctl: tcp_ecn takes 0..2 (default 2), tcp_ecn_fallback 0..1 (default 1), as the 6.18 kernel', () => {
@@ -259,4 +262,69 @@ test('a reduction per window: CE on every data segment still delivers everything
   const info = r.ca.info();
   assert.ok(info.tcpi_snd_cwnd <= 4, `cwnd ${info.tcpi_snd_cwnd} driven down by the marks`);
   assert.equal(r.a.counters.get('TcpRetransSegs'), 0);
+});
+
+/** An IPv4 (or IPv6) packet of `len` bytes with ECN field `ecn`. */
+function packet(family: 4 | 6, ecn: number, len = 600): Uint8Array {
+  const buf = new Uint8Array(len);
+  if (family === 4) {
+    const h = newIpv4Header();
+    h.totalLen = len;
+    h.proto = 17;
+    h.ttl = 64;
+    h.tos = 0x20 | ecn; // a DSCP to keep
+    h.src.set([198, 18, 0, 1]);
+    h.dst.set([198, 18, 0, 2]);
+    emitIpv4(h, buf, 0);
+  } else {
+    buf[0] = 0x60 | 0x2; // traffic class 0x2x
+    buf[1] = ecn << 4;
+    buf[4] = (len - 40) >> 8;
+    buf[5] = (len - 40) & 0xff;
+    buf[6] = 59;
+  }
+  return buf;
+}
+
+test('MemoryWire ecnMarkBytes: ECT packets finding a queue above the threshold leave CE (IPv4 checksum kept), others untouched', () => {
+  const world = new World();
+  const wire = world.add(new MemoryWire({ rateBps: 1_000_000, ecnMarkBytes: 1000, clock: world.clock }));
+  const got: Uint8Array[] = [];
+  wire.b.onReceive = (f) => got.push(f.slice());
+  // Queue: 0, 600, 1200 (> 1000: marked), 1800 (Not-ECT: unmarked), 2400 (ECT(1): marked), IPv6 too.
+  wire.a.transmit(packet(4, 2));
+  wire.a.transmit(packet(4, 2));
+  wire.a.transmit(packet(4, 2));
+  wire.a.transmit(packet(4, 0));
+  wire.a.transmit(packet(4, 1));
+  wire.a.transmit(packet(6, 2));
+  world.run({ until: 1000 });
+  assert.equal(got.length, 6);
+  const h = newIpv4Header();
+  const ecn4 = got.slice(0, 5).map((f) => {
+    assert.equal(parseIpv4(f, h), null, 'header checksum still right');
+    assert.equal(h.tos >> 2, 0x20 >> 2, 'DSCP kept');
+    return h.tos & 3;
+  });
+  assert.deepEqual(ecn4, [2, 2, 3, 0, 3]);
+  assert.equal((got[5][1] >> 4) & 3, 3);
+  assert.equal(got[5][0] & 0xf, 0x2, 'traffic class DSCP bits kept');
+  assert.equal(wire.statsAToB.ceMarked, 3);
+  assert.equal(wire.statsAToB.dropped.queue, 0);
+});
+
+test('an ECN bottleneck (ecnMarkBytes below queueLimit) keeps an ECN flow from losing packets; without ECN the queue overflows', () => {
+  const bottleneck: MemoryWireOptions = {
+    aToB: { rateBps: 20_000_000, queueLimit: 60_000, ecnMarkBytes: 15_000 },
+  };
+  const ecn = transfer(1, 2, 3_000_000, () => false, bottleneck);
+  const st = ecn.wire.statsAToB;
+  assert.ok(st.ceMarked > 0, 'the queue built up and marked');
+  assert.equal(st.dropped.queue, 0, 'marks instead of drops');
+  assert.equal(ecn.a.counters.get('TcpRetransSegs'), 0);
+  assert.ok(ecn.router.out.filter((s) => s.flags & CWR && !(s.flags & SYN)).length > 0);
+  const plain = transfer(2, 2, 3_000_000, () => false, bottleneck);
+  assert.equal(plain.wire.statsAToB.ceMarked, 0, 'Not-ECT traffic is never marked');
+  assert.ok(plain.wire.statsAToB.dropped.queue > 0, 'without ECN the same queue overflows');
+  assert.ok(plain.a.counters.get('TcpRetransSegs') > 0);
 });
