@@ -18,8 +18,9 @@
  * (taken after an in-order segment advanced it), TcpExtTCPDSACKOfoSent
  * otherwise.
  */
-import { seqGt, seqLt } from '../wire/seq.js';
+import { seqGt, seqLt, seqSub } from '../wire/seq.js';
 import { enterQuickAck, MAX_QUICKACKS, sendAck } from './output.js';
+import { DSACK_NONE, DSACK_OLD, dsackKind, dsackSegs } from './recovery/dsack.js';
 import type { Tcb } from './tcb.js';
 import type { TcpLayer } from './tcp.js';
 
@@ -84,4 +85,46 @@ export function oooDuplicate(t: Tcb, at: number, end: number): boolean {
     return true;
   }
   return false;
+}
+
+// ------------------------------------------------------------------ the sender side
+
+/** `dsackReceived` result bits. */
+export const DSACK_SEEN = 1;
+/** The D-SACK reports the tail-loss probe's segment (Linux FLAG_DSACK_TLP). */
+export const DSACK_TLP = 2;
+
+/**
+ * An ACK with SACK blocks arrived: if its first block is a D-SACK (RFC
+ * 2883 §4, src/tcp/recovery/dsack.ts), count it as Linux's
+ * tcp_check_dsack does (TcpExtTCPDSACKRecv below the ACK,
+ * TcpExtTCPDSACKOfoRecv inside the second block; then
+ * TcpExtTCPDSACKIgnoredDubious, or TcpExtTCPDSACKRecvSegs with the
+ * segments it covers) and say whether it was believed and whether it
+ * reports the loss probe. The recovery module leaves the block out of its
+ * scoreboard itself.
+ */
+export function dsackReceived(L: TcpLayer, t: Tcb, blocks: Uint32Array, count: number, ack: number): number {
+  const kind = dsackKind(blocks, count, ack);
+  if (kind === DSACK_NONE) return 0;
+  const c = L.c;
+  L.inc(kind === DSACK_OLD ? c.TcpExtTCPDSACKRecv : c.TcpExtTCPDSACKOfoRecv);
+  const start = blocks[0];
+  const end = blocks[1];
+  const segs = dsackSegs(start, end, t.mss, t.maxWindow);
+  if (segs === 0) {
+    L.inc(c.TcpExtTCPDSACKIgnoredDubious);
+    return 0;
+  }
+  let flags = 0;
+  // One segment ending where the probe left snd_nxt: the probe arrived twice.
+  if (seqSub(end, start) <= t.mss && t.tlpHighSeq >= 0 && end === t.tlpHighSeq) flags |= DSACK_TLP;
+  t.dsackDups += segs;
+  // More duplicates than we ever retransmitted: not to be believed.
+  if (t.dsackDups > t.totalRetrans) {
+    L.inc(c.TcpExtTCPDSACKIgnoredDubious);
+    return flags;
+  }
+  L.inc(c.TcpExtTCPDSACKRecvSegs, segs);
+  return flags | DSACK_SEEN;
 }

@@ -18,7 +18,15 @@ import {
   tcpDone,
   tcpReset,
 } from './conn.js';
-import { dsackExtend, dsackSet, oooDup, oooDuplicate, sendDupAck } from './dsack.js';
+import {
+  DSACK_TLP,
+  dsackExtend,
+  dsackReceived,
+  dsackSet,
+  oooDup,
+  oooDuplicate,
+  sendDupAck,
+} from './dsack.js';
 import { ECN_OK, ecnAcceptCwr, ecnAfterAck, ecnBeforeAck, ecnCheckCe, ecnSynSentInput } from './ecn.js';
 import { acceptChild, childRetransmittedSyn } from './listen.js';
 import {
@@ -45,6 +53,7 @@ import { LINUX_JIFFY_MS } from './rtt.js';
 import { ACK, ECE, FIN, RST, SYN, TcpState, URG } from './state.js';
 import type { Tcb } from './tcb.js';
 import { RTX_PERSIST, RTX_RTO, type TcpLayer } from './tcp.js';
+import { tlpAck } from './tlp.js';
 
 /** PAWS: timestamps older than 24 days are not trusted (RFC 7323 §5.5). */
 const PAWS_24DAYS = 24 * 24 * 3600 * 1000;
@@ -388,6 +397,9 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
   const rec = t.rec;
   // SACK blocks go to the recovery module on any ACK (RFC 6675: new SACK information counts like a duplicate).
   const sacks = t.sackOk ? h.sackCount : 0;
+  // A D-SACK (RFC 2883) is counted and recognised here; the recovery module leaves it out of its scoreboard.
+  const dflags = sacks > 0 ? dsackReceived(L, t, h.sackBlocks, sacks, ack) : 0;
+  let newSack = false;
   // ECN echo (RFC 3168 §6.1.2): counts only with data in flight before this ACK (Linux tcp_ack).
   const ecn = (t.ecnFlags & ECN_OK) !== 0;
   const ece = ecn && (h.flags & ECE) !== 0 && t.sndNxt !== prior;
@@ -413,12 +425,17 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       act.restartRto = false;
       act.entered = false;
       act.exited = false;
+      act.newlySacked = 0;
       if (ecn) ecnBeforeAck(t);
       rec.onAck(ev, act);
       if (ecn) ecnAfterAck(L, t, ev, act, ece);
+      newSack = act.newlySacked > 0;
       if (act.entered) {
-        L.inc(L.c.TcpExtTCPRenoRecovery);
+        // Linux tcp_enter_recovery: TCPSackRecovery when SACK was negotiated.
+        L.inc(t.sackOk ? L.c.TcpExtTCPSackRecovery : L.c.TcpExtTCPRenoRecovery);
         L.inc(L.c.TcpExtTCPFastRetrans);
+        // Recovery ends a tail-loss-probe episode (Linux tcp_init_cwnd_reduction).
+        t.tlpHighSeq = -1;
       }
       if (act.retransmitSeq >= 0 && seqLt(act.retransmitSeq, t.sndNxt)) {
         const n = retransmitAt(L, t, act.retransmitSeq);
@@ -433,7 +450,11 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
     }
   }
   // Timers (RFC 6298 §5.2/5.3): stop when all is acknowledged, restart on progress.
-  if (t.tlpHighSeq >= 0 && seqGeq(ack, t.tlpHighSeq)) t.tlpHighSeq = -1;
+  // The tail-loss-probe episode (RFC 8985 §7.4; src/tcp/tlp.ts).
+  if (t.tlpHighSeq >= 0) {
+    const notDup = acked > 0 || h.payloadLen > 0 || nwin !== oldWnd;
+    tlpAck(L, t, ack, acked > 0, notDup, newSack, (dflags & DSACK_TLP) !== 0);
+  }
   if (t.flight === 0) {
     if (t.rtxKind !== RTX_PERSIST) L.cancelRtx(t);
   } else if (acked > 0) setXmitTimer(L, t);

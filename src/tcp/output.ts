@@ -499,10 +499,13 @@ export function tcpWrite(L: TcpLayer, t: Tcb, pushCorked = false): void {
     sent++;
   }
   if (t.finQueued && !t.finSent && t.dataEnd === t.sndNxt) {
-    // FIN alone (RFC 9293 §3.10.4): it needs no window.
+    // FIN alone (RFC 9293 §3.10.4): it needs no window. Its own segment,
+    // resent on its own; like any send it may become a loss probe.
     t.finSent = true;
+    t.finAlone = true;
     t.finSeq = t.sndNxt;
     sendData(L, t, t.sndNxt, ACK | FIN, 0);
+    sent++;
   }
   // Linux tcp_write_xmit: after sending, the timer becomes a tail-loss probe when allowed.
   if (sent > 0) scheduleLossProbe(L, t, false);
@@ -610,7 +613,8 @@ export function retransmitAt(L: TcpLayer, t: Tcb, seq: number): number {
   // The flags of what is resent (Linux keeps them on the skb; src/tcp/push.ts).
   if (len > 0 && t.push.resendPsh(seq, (seq + len) >>> 0, t.sndUna)) flags |= PSH;
   // The FIN rides along when it was sent with this data (a FIN sent alone is resent alone, as Linux's own skb).
-  if (t.finSent && (seq + len) >>> 0 === t.finSeq) flags |= FIN;
+  // The FIN rides along when it was sent with this data (a FIN sent alone is resent alone, as Linux's own skb).
+  if (t.finSent && (seq + len) >>> 0 === t.finSeq && (len === 0 || !t.finAlone)) flags |= FIN;
   if (len === 0 && !(flags & FIN)) return 0;
   sendSegment(L, t, seq, flags, (seq - t.sndDataSeq) | 0, len);
   L.inc(L.c.TcpRetransSegs);
@@ -668,12 +672,13 @@ export function scheduleLossProbe(L: TcpLayer, t: Tcb, advancing: boolean): bool
   const rec = t.rec;
   if ((er !== 3 && er !== 4) || t.flight <= 0 || !t.sackOk || rec === null) return false;
   if (rec.caState !== 0 && rec.caState !== 2) return false;
-  if (t.state !== TcpState.ESTABLISHED && t.state !== TcpState.CLOSE_WAIT && t.state !== TcpState.FIN_WAIT1)
-    return false;
+  // Any state that sends data or a FIN (a FIN in LAST_ACK or CLOSING gets a probe too, as on Linux 6.18).
+  if (!canSendData(t.state)) return false;
   const rtt = t.rtt;
   let timeout: number;
   if (rtt?.hasSample) {
-    const oneOut = t.flight <= t.mss + 1;
+    // Linux packets_out == 1: one segment out, with the FIN if it rode on the data.
+    const oneOut = t.flight <= t.mss + 1 && !(t.finAlone && t.flight > 1);
     timeout = 2 * rtt.srtt + (oneOut ? L.sysctl.v['net.ipv4.tcp_rto_min_us'] / 1000 : TIMEOUT_MIN);
   } else timeout = 1000;
   const rto = rtt !== null ? rtt.timeout() : 1000;
@@ -699,18 +704,23 @@ export function sendLossProbe(L: TcpLayer, t: Tcb): void {
     const avail = (t.dataEnd - t.sndNxt) | 0;
     const room = (t.sndUna + t.sndWnd - t.sndNxt) | 0;
     let sent = false;
-    if (avail > 0 && room > 0) {
+    t.tlpRetrans = false;
+    // New data when its next segment fits the peer's window whole (Linux tcp_snd_wnd_test); cwnd and Nagle do not apply.
+    if (avail > 0 && room >= Math.min(avail, t.mss)) {
       const len = Math.min(avail, room, t.mss);
       // One segment (tcp_write_xmit with push_one): PSH only when it ends a marked skb.
       const skbEnd = t.push.skbEnd(t.sndNxt, t.dataEnd);
       sendNewData(L, t, len, (t.sndNxt + len) >>> 0 === skbEnd && t.push.lastMarked);
       sent = true;
     } else {
+      // The last segment sent (Linux: the last skb, its last MSS): the FIN
+      // alone if it went alone, else the last MSS of data (and its FIN).
       const dataOut = t.finSent ? t.flight - 1 : t.flight;
-      const back = Math.min(t.mss, Math.max(dataOut, 0));
+      const back = t.finAlone ? 0 : Math.min(t.mss, Math.max(dataOut, 0));
       const end = t.finSent ? t.finSeq : t.sndNxt;
       const seq = (end - back) >>> 0;
       sent = retransmitAt(L, t, seq) > 0;
+      t.tlpRetrans = sent;
     }
     if (sent) {
       t.tlpHighSeq = t.sndNxt;

@@ -133,6 +133,8 @@ export class Tcb {
   /** Our FIN has been sent at least once; its sequence number is finSeq. */
   finSent = false;
   finSeq = 0;
+  /** Our FIN went in a segment of its own (after all data was sent), so it is resent on its own. */
+  finAlone = false;
   /** The peer's FIN was received (in sequence). */
   finRcvd = false;
   /** shutdown(SHUT_RD) or close(): received data is discarded. */
@@ -170,6 +172,10 @@ export class Tcb {
   probeStamp = 0;
   /** snd_nxt when the outstanding tail-loss probe was sent, -1 when none (Linux tlp_high_seq). */
   tlpHighSeq = -1;
+  /** That probe was a retransmission, not new data (Linux tlp_retrans). */
+  tlpRetrans = false;
+  /** Segments the peer reported as duplicates with a plausible D-SACK (Linux dsack_dups). */
+  dsackDups = 0;
   /** Whether cwnd limited sending during the last flight. */
   cwndLimited = false;
 

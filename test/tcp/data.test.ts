@@ -230,7 +230,9 @@ test('fast retransmit after three duplicate ACKs (NewReno)', () => {
     r.some((s) => s.seq === una && s.len === 1460),
     'fast retransmit of the head',
   );
-  assert.equal(h.counter('TcpExtTCPRenoRecovery'), 1);
+  // SACK was negotiated: Linux counts the episode as TCPSackRecovery (tcp_enter_recovery).
+  assert.equal(h.counter('TcpExtTCPSackRecovery'), 1);
+  assert.equal(h.counter('TcpExtTCPRenoRecovery'), 0);
 });
 
 test('keepalive: probes at snd_una - 1 after TCP_KEEPIDLE, every TCP_KEEPINTVL; RST and ETIMEDOUT after TCP_KEEPCNT', () => {

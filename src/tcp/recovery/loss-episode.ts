@@ -1,5 +1,5 @@
 import { seqGt } from '../../wire/seq.js';
-import { CaState } from '../congestion/types.js';
+import { CaState, type CongestionControl } from '../congestion/types.js';
 
 /**
  * Whether an RTO starts a new loss episode, so that ssthresh is computed
@@ -20,4 +20,15 @@ export function rtoStartsNewEpisode(
     !seqGt(recover, sndUna) ||
     (state === CaState.Loss && firstExpiry)
   );
+}
+
+/**
+ * The window reduction after a tail-loss probe repaired a loss (Linux
+ * tcp_init_cwnd_reduction + tcp_end_cwnd_reduction in CWR): ssthresh from
+ * the congestion control, cwnd down to it at once. Shared by NewReno and
+ * SACK recovery.
+ */
+export function probeReduction(cc: CongestionControl, inFlightSegs: number): void {
+  cc.ssthresh = cc.ssthreshOnLoss(inFlightSegs);
+  cc.cwnd = Math.max(1, Math.min(cc.ssthresh, cc.cwndClamp));
 }

@@ -37,7 +37,7 @@
  */
 import { seqAdd, seqGeq, seqGt, seqLt, seqSub } from '../../wire/seq.js';
 import { type AckEvent, CaState, type CongestionControl } from '../congestion/types.js';
-import { rtoStartsNewEpisode } from './loss-episode.js';
+import { probeReduction, rtoStartsNewEpisode } from './loss-episode.js';
 import type { LossRecovery, RecoveryAction } from './types.js';
 
 export class NewReno implements LossRecovery {
@@ -72,6 +72,7 @@ export class NewReno implements LossRecovery {
     out.restartRto = false;
     out.entered = false;
     out.exited = false;
+    out.newlySacked = 0;
     const cc = this.cc;
     if (ev.rttMs >= 0 && cc.onRttSample) cc.onRttSample(ev.rttMs, ev);
 
@@ -168,6 +169,10 @@ export class NewReno implements LossRecovery {
     this.highRxt = sndUna;
     this.dupAcks = 0;
     this.cc.onRto(inFlightSegs, recompute, now);
+  }
+
+  onProbeRepairedLoss(inFlightSegs: number, _now: number): void {
+    probeReduction(this.cc, inFlightSegs);
   }
 
   onRetransmit(seq: number, len: number): void {

@@ -37,7 +37,8 @@
  */
 import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqSub } from '../../wire/seq.js';
 import { type AckEvent, CaState, type CongestionControl } from '../congestion/types.js';
-import { rtoStartsNewEpisode } from './loss-episode.js';
+import { DSACK_NONE, dsackKind } from './dsack.js';
+import { probeReduction, rtoStartsNewEpisode } from './loss-episode.js';
 import type { LossRecovery, RecoveryAction } from './types.js';
 
 /** Most SACKed ranges remembered (a peer can send at most 4 blocks per ACK; holes beyond this are rare). */
@@ -185,6 +186,7 @@ export class SackRecovery implements LossRecovery {
     out.restartRto = false;
     out.entered = false;
     out.exited = false;
+    out.newlySacked = 0;
     const cc = this.cc;
     if (ev.mss > 0) this.mss = ev.mss;
     if (ev.rttMs >= 0 && cc.onRttSample) cc.onRttSample(ev.rttMs, ev);
@@ -193,17 +195,20 @@ export class SackRecovery implements LossRecovery {
     if (ev.ackedBytes > 0) this.prune(una);
     const before = this.sackedBytes();
     const blocks = ev.sackBlocks;
+    // RFC 2883 §4: a first block reporting a duplicate is no SACK information.
+    const dsack = blocks !== null && dsackKind(blocks, ev.sackCount, una) !== DSACK_NONE;
     if (blocks !== null) {
-      for (let b = 0; b < ev.sackCount; b++) {
+      for (let b = dsack ? 1 : 0; b < ev.sackCount; b++) {
         let l = blocks[2 * b];
         const r = blocks[2 * b + 1];
-        // Only (snd_una, snd_nxt]; a D-SACK (below the ACK) or garbage is ignored.
+        // Only (snd_una, snd_nxt]; anything else is ignored.
         if (!seqLt(l, r) || !seqGt(r, una) || seqGt(r, ev.sndNxt)) continue;
         if (seqLt(l, una)) l = una;
         this.addRange(l, r);
       }
     }
     const newlySacked = this.sackedBytes() - before;
+    out.newlySacked = newlySacked;
     // RFC 6937 DeliveredData: what this ACK newly told us arrived. Data
     // SACKed earlier and now covered by the cumulative ACK counts once, when
     // it was SACKed (Linux's acked_sacked, which also feeds cwnd growth).
@@ -242,13 +247,15 @@ export class SackRecovery implements LossRecovery {
           return;
       }
     }
-    if (ev.isDup || newlySacked > 0) this.dupAcks++;
+    // An ACK only reporting a duplicate says nothing about loss (RFC 2883 §4; Linux counts no dupack for it).
+    const dup = ev.isDup && !dsack;
+    if (dup || newlySacked > 0) this.dupAcks++;
     if (this.caState === CaState.Recovery) {
       this.prr(ev, newlySacked);
       return;
     }
     if (this.caState === CaState.Loss) return;
-    if (this.count === 0 && !ev.isDup) return;
+    if (this.count === 0 && !dup) return;
     this.caState = CaState.Disorder;
     const lost = this.count > 0 && seqGt(this.lossEdge(una), una);
     if ((lost || this.dupAcks >= this.dupThresh) && seqGeq(una, this.recover))
@@ -315,6 +322,10 @@ export class SackRecovery implements LossRecovery {
     this.highRxt = sndUna;
     this.dupAcks = 0;
     this.cc.onRto(inFlightSegs, recompute, now);
+  }
+
+  onProbeRepairedLoss(inFlightSegs: number, _now: number): void {
+    probeReduction(this.cc, inFlightSegs);
   }
 
   onRetransmit(seq: number, len: number): void {

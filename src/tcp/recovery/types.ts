@@ -36,10 +36,12 @@ export interface RecoveryAction {
   entered: boolean;
   /** Recovery (fast or after RTO) ended with this ACK. */
   exited: boolean;
+  /** Bytes this ACK SACKed that were not SACKed before (RFC 6675 "new SACK information"). */
+  newlySacked: number;
 }
 
 export function newRecoveryAction(): RecoveryAction {
-  return { retransmitSeq: -1, restartRto: false, entered: false, exited: false };
+  return { retransmitSeq: -1, restartRto: false, entered: false, exited: false, newlySacked: 0 };
 }
 
 export interface LossRecovery {
@@ -65,6 +67,12 @@ export interface LossRecovery {
    * `nextRetransmit`, within cwnd.
    */
   onRto(sndUna: number, sndNxt: number, inFlightSegs: number, firstExpiry: boolean, now: number): void;
+  /**
+   * A tail-loss probe repaired a loss (RFC 8985 §7.4.2): reduce the window
+   * once, as Linux's CWR episode: ssthresh from the congestion control,
+   * cwnd = ssthresh, without entering recovery.
+   */
+  onProbeRepairedLoss(inFlightSegs: number, now: number): void;
   /** The core retransmitted `len` bytes at `seq`. */
   onRetransmit(seq: number, len: number): void;
   /** Segments that may be in flight now: cwnd plus any limited-transmit allowance (RFC 3042). */

@@ -222,9 +222,16 @@ test('D-SACK, blocks beyond snd_nxt and inverted blocks are ignored', () => {
   s.ack(s.una, [[3, 3]]); // empty
   s.ack(s.una, [[4, 3]]); // inverted
   assert.equal(s.rec.count, 0);
-  // A block straddling the ACK is clipped to it.
+  // A first block starting below the ACK is a D-SACK (RFC 2883 §4) even
+  // when it reaches above it: ignored, as Linux does without an undo point.
   s.ack(s.una, [[1, 4]]);
-  assert.deepEqual(s.ranges(), [[s.seg(2), s.seg(4)]]);
+  assert.equal(s.rec.count, 0);
+  // A later block straddling the ACK is clipped to it.
+  s.ack(s.una, [
+    [4, 5],
+    [1, 4],
+  ]);
+  assert.deepEqual(s.ranges(), [[s.seg(2), s.seg(5)]]);
 });
 
 test('the scoreboard stays bounded whatever the peer SACKs', () => {
