@@ -261,3 +261,21 @@ test('a dual-stack listener accepts an IPv4 peer as an AF_INET6 connection with 
   assert.equal(h.one().flags, '.');
   assert.deepEqual(row('TIME-WAIT'), mapped);
 });
+
+test('a SYN-cookie connection of a dual-stack listener from an IPv4 peer is AF_INET6 with v4-mapped addresses too', () => {
+  const h = new Harness();
+  const l = h.tcp.socket(6);
+  l.bind('::', 80);
+  l.listen(0); // backlog 0: every SYN is answered with a cookie (tcp_syncookies = 1)
+  h.inject({ flags: 'S', seq: 1000, mss: 1460, ts: [555, 0] });
+  const sa = h.one();
+  assert.equal(h.counter('TcpExtSyncookiesSent'), 1);
+  h.inject({ flags: '.', seq: 1001, ack: sa.seq + 1, ts: [556, sa.tsVal] });
+  assert.equal(h.counter('TcpExtSyncookiesRecv'), 1);
+  const s = l.accept();
+  assert.equal(s.t.family, 6);
+  assert.deepEqual(s.getpeername(), { address: `::ffff:${PEER}`, port: 40000, family: 'IPv6' });
+  const r = h.tcp.list().find((x) => x.state === 'ESTAB');
+  assert.equal(r?.family, 6);
+  assert.equal(formatAddr(r?.laddr as IpAddr), `::ffff:${LOCAL}`);
+});
