@@ -18,7 +18,7 @@ import { TcpLayer } from '../tcp/tcp.js';
 import type { UdpSocket } from '../udp/udp-socket.js';
 import { formatAddr, isV4Mapped, parseAddr } from '../wire/addr.js';
 import type { DrillConfig } from './config.js';
-import { TCP_INFO_LEN } from './kernel/tcp-info.js';
+import { TCP_INFO_LEN, tcpInfoFieldWithin } from './kernel/tcp-info.js';
 import { ToolShell } from './shell.js';
 import { SYMBOLS } from './symbols.js';
 import type {
@@ -498,8 +498,10 @@ export class UsnetTarget implements Target {
           outV = { t: 'linger', onoff: Number(v.onoff), linger: Number(v.linger) };
           len = 8;
         } else if (name === 'TCP_INFO') {
-          outV = tcpInfoValue(v as Record<string, number>);
-          len = TCP_INFO_LEN;
+          // Linux copies min(optlen, sizeof(struct tcp_info)) bytes
+          len =
+            a[4] && a[4].t !== 'ellipsis' ? Math.min(this.int(a[4], 'optlen'), TCP_INFO_LEN) : TCP_INFO_LEN;
+          outV = tcpInfoValue(v as Record<string, number>, len);
         } else throw new Error(`getsockopt ${name}: usnet returns a structure the drill cannot compare`);
         return { ret: 0, errno: null, out: { 3: outV, 4: { t: 'list', items: [{ t: 'int', v: len }] } } };
       }
@@ -635,17 +637,18 @@ export class UsnetTarget implements Target {
 }
 
 /**
- * Counts usnet's TCP_INFO carries as constant 0 because its SACK recovery
- * does not keep them (Linux: segments SACKed / marked lost / retransmitted
- * and unacknowledged). Left out, so that a script asking for them fails as
- * "not reported" instead of comparing against a made-up 0.
+ * TCP_INFO fields usnet would only carry as a made-up constant: left out,
+ * so that a script asking for them fails as "not reported" instead of
+ * comparing against it. (tcpi_sacked / tcpi_lost / tcpi_retrans now come
+ * from the recovery module's scoreboard.)
  */
-const TCP_INFO_NOT_MODELLED = new Set(['tcpi_sacked', 'tcpi_lost', 'tcpi_retrans']);
+const TCP_INFO_NOT_MODELLED = new Set<string>();
 
 /** The socket's TCP_INFO record as the struct a script compares field by field. */
-function tcpInfoValue(info: Record<string, number>): Value {
+function tcpInfoValue(info: Record<string, number>, len: number): Value {
   const fields: Record<string, Value> = {};
-  for (const [k, v] of Object.entries(info)) if (!TCP_INFO_NOT_MODELLED.has(k)) fields[k] = { t: 'int', v };
+  for (const [k, v] of Object.entries(info))
+    if (!TCP_INFO_NOT_MODELLED.has(k) && tcpInfoFieldWithin(k, len)) fields[k] = { t: 'int', v };
   return { t: 'struct', fields };
 }
 

@@ -104,6 +104,9 @@ test('struct out-values: the listed fields are compared, and only those', async 
   // a field the target does not report is a failure, not a pass
   const unknown = await run(`${sock}+0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_no_such_field=0}, ...) = 0\n`);
   assert.match(unknown.r.error ?? '', /tcpi_no_such_field not reported by the target/);
+  // a shorter optlen leaves the later fields out, as Linux copies min(optlen, sizeof)
+  const short = await run(`${sock}+0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_bytes_acked=0}, [104]) = 0\n`);
+  assert.match(short.r.error ?? '', /tcpi_bytes_acked not reported by the target/);
   // fields not listed are not compared; `...` matches any value
   const ok = await run(
     `${sock}+0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_state=TCP_CLOSE, tcpi_rto=1000000, tcpi_snd_cwnd=...}, ...) = 0\n`,

@@ -505,7 +505,9 @@ export class KernelTarget implements Target {
         const level = intOf(a[1], 'level');
         const name = intOf(a[2], 'optname');
         let len = a[4] && a[4].t !== 'ellipsis' ? intOf(a[4], 'optlen') : 4;
-        if (level === SOL_TCP && name === TCP_INFO) len = Math.max(len, TCP_INFO_LEN);
+        // TCP_INFO: as much as the script's optlen asks for (`...`: all of it)
+        if (level === SOL_TCP && name === TCP_INFO)
+          len = a[4]?.t === 'ellipsis' || !a[4] ? TCP_INFO_LEN : len;
         if (level === SOL_SOCKET && name === SO_LINGER) len = 8;
         if (level === SOL_TCP && name === TCP_CONGESTION) len = Math.max(len, 16);
         return { op: 'getsockopt', fd: this.kfd(a[0], 'fd'), level, name, len };

@@ -85,6 +85,17 @@ const LAYOUT: Array<[string, number, 2 | 4 | 8]> = [];
 /** sizeof(struct tcp_info) on Linux 6.18 (248 before the AccECN fields). */
 export const TCP_INFO_LEN = 280;
 
+/**
+ * Whether field `name` (`tcpi_rto`) lies within the first `len` bytes of
+ * struct tcp_info: getsockopt copies min(optlen, sizeof) bytes, so a
+ * shorter optlen leaves the later fields out. The eight one-byte fields
+ * (and the bit-fields in them) sit in the first 8 bytes.
+ */
+export function tcpInfoFieldWithin(name: string, len: number): boolean {
+  for (const [n, off, size] of LAYOUT) if (`tcpi_${n}` === name) return off + size <= len;
+  return len >= 8;
+}
+
 export function decodeTcpInfo(b: Uint8Array): Record<string, number> {
   const out: Record<string, number> = {};
   if (b.length < 8) return out;
