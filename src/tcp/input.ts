@@ -48,7 +48,8 @@ import {
   tcpWrite,
   tsNow,
 } from './output.js';
-import { rcvRttMeasure } from './rcv-space.js';
+import { truesizeOf } from './rcv-mem.js';
+import { growWindow, measureScalingRatio, rcvRttMeasure } from './rcv-space.js';
 import { LINUX_JIFFY_MS } from './rtt.js';
 import { ACK, ECE, FIN, RST, SYN, TcpState, URG } from './state.js';
 import type { Tcb } from './tcb.js';
@@ -557,7 +558,10 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
       // Counted as OfoSent here, as OldSent once rcv_nxt moved past it below.
       if (at > 0) dsackExtend(L, t, (dupBase + oooDup.start) >>> 0, (dupBase + oooDup.end) >>> 0);
     }
+    // Receive memory: the skb's truesize, not its payload (src/tcp/rcv-mem.ts).
+    const pktLen = (t.wl !== null && t.wl.length === 16 ? 40 : 20) + h.dataOffset + h.payloadLen;
     if (at > 0) {
+      t.rmem.outOfOrder(seq, (seq + len) >>> 0, pktLen);
       L.inc(c.TcpExtTCPOFOQueue);
       if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
       if (fin) t.rcvFinSeq = (seq + len) >>> 0;
@@ -568,11 +572,15 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
       return;
     }
     t.rcvNxt = (t.rcvNxt + adv) >>> 0;
+    t.rmem.inOrder(seq, (seq + len) >>> 0, pktLen);
+    t.rmem.advance((seq + len) >>> 0, t.rcvNxt);
     if (dup) dsackExtend(L, t, (dupBase + oooDup.start) >>> 0, (dupBase + oooDup.end) >>> 0);
     t.bytesReceived += adv;
     t.dataSegsIn++;
     rcvRttMeasure(L, t, len, h.hasTs, h.tsEcr);
+    measureScalingRatio(t, len, truesizeOf(pktLen));
     eventDataRecv(t, now, len);
+    growWindow(L, t, len, truesizeOf(pktLen));
     if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
     if (t.rdShut) t.rcv.consume(t.rcv.readable);
     t.ackPending = true;
@@ -628,11 +636,6 @@ function eventDataRecv(t: Tcb, now: number, len: number): void {
     } else if (m > rto) incrQuickAck(t, MAX_QUICKACKS);
   }
   t.lastDataRecv = now;
-  // Linux tcp_grow_window: the offered window grows as full segments arrive.
-  const full = fullSpace(t);
-  if (t.rcvSsthresh < full) {
-    t.rcvSsthresh = Math.min(full, t.rcvSsthresh + 2 * t.rcvMss);
-  }
 }
 
 /** The peer's FIN, in sequence (RFC 9293 §3.10.7.4 eighth; Linux tcp_fin). */

@@ -14,6 +14,7 @@ import { seqGt, seqLt, seqMax } from '../wire/seq.js';
 import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
 import { ECN_OK, ecnOutput, ecnSynFlags } from './ecn.js';
 import { sizeGoal, tsoSegs } from './push.js';
+import { winFromSpaceRatio } from './rcv-mem.js';
 import { MAX_RANGES } from './recv-buffer.js';
 import { ACK, FIN, PSH, RST, SYN, TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
@@ -40,29 +41,55 @@ export function winFromSpace(space: number): number {
   return space > 0 ? space - (space >> 1) : 0;
 }
 
-/** The most we would ever advertise: tcp_full_space, clamped. */
+/** Linux tcp_win_from_space at the connection's scaling_ratio (src/tcp/rcv-mem.ts). */
+export function winFromSpaceT(t: Tcb, space: number): number {
+  return winFromSpaceRatio(space, t.scalingRatio);
+}
+
+/** The most we would ever advertise: tcp_full_space, clamped by window_clamp. */
 export function fullSpace(t: Tcb): number {
-  const fs = winFromSpace(t.rcvBuf);
+  const fs = winFromSpaceRatio(t.rcvBuf, t.scalingRatio);
   return t.windowClamp > 0 && t.windowClamp < fs ? t.windowClamp : fs;
 }
 
 /**
+ * Linux tcp_space: the window the free receive memory would hold. Memory is
+ * charged by skb truesize and freed only when an skb is read to its end.
+ */
+export function freeSpace(t: Tcb): number {
+  const readSeq = (t.rcvNxt - t.rcv.readable - (t.finRcvd ? 1 : 0)) >>> 0;
+  t.rmem.release(readSeq);
+  const space = t.rcvBuf - t.rmem.total;
+  return space >= 0 ? winFromSpaceRatio(space, t.scalingRatio) : -winFromSpaceRatio(-space, t.scalingRatio);
+}
+
+/**
  * Linux __tcp_select_window: the window the buffer allows now. Receiver SWS
- * avoidance: below half the full space and below one MSS, offer zero.
+ * avoidance (tcp_shrink_window = 0): below half the full space the free
+ * space is rounded down to the scale unit, quick ACKs stop, and below one
+ * MSS or 1/16 of the buffer's window zero is offered. Without window
+ * scaling the window is kept while within one MSS of the free space, else
+ * rounded down to whole MSS.
  */
 export function computeWindow(t: Tcb): number {
   let mss = t.rcvMss;
-  const full = fullSpace(t);
-  let free = winFromSpace(t.rcvBuf - t.rcv.readable - t.rcv.oooBytes);
-  if (free < 0) free = 0;
-  if (mss > full) mss = full;
+  const allowed = winFromSpaceRatio(t.rcvBuf, t.scalingRatio);
+  const full = t.windowClamp > 0 && t.windowClamp < allowed ? t.windowClamp : allowed;
+  let free = freeSpace(t);
+  if (mss > full) {
+    mss = full;
+    if (mss <= 0) return 0;
+  }
+  const shift = t.wsOk ? t.rcvWscale : 0;
   if (free < full >> 1) {
-    if (free < mss) return 0;
+    t.quick = 0;
+    free = free > 0 ? Math.floor(free / (1 << shift)) * (1 << shift) : free;
+    if (free < allowed >> 4 || free < mss) return 0;
   }
   if (free > t.rcvSsthresh) free = t.rcvSsthresh;
   let window: number;
-  if (t.wsOk && t.rcvWscale > 0) {
-    const unit = 1 << t.rcvWscale;
+  if (shift > 0) {
+    const unit = 1 << shift;
     window = Math.ceil(free / unit) * unit;
   } else {
     window = t.rcvWnd;

@@ -204,7 +204,10 @@ export function sizeGoal(mss: number, maxWindow: number): number {
   let goal = GSO_MAX_SIZE;
   if (maxWindow > 0) {
     const cutoff = maxWindow > 536 ? maxWindow >>> 1 : maxWindow;
-    if (goal > cutoff) goal = Math.max(cutoff, 68 - 20);
+    // Below one MSS Linux bounds the MSS itself to half the window
+    // (tcp_sync_mss), which usnet does not: cutting skbs at one MSS would
+    // leave fragments Linux never makes, so the skb is not cut then.
+    if (goal > cutoff && cutoff >= mss) goal = cutoff;
   }
   const segs = Math.floor(goal / mss);
   return segs > 1 ? segs * mss : mss;

@@ -11,13 +11,27 @@
  * of data takes to arrive.
  */
 import { seqGeq } from '../wire/seq.js';
-import { tsNow } from './output.js';
+import { freeSpace, tsNow } from './output.js';
+import { spaceFromWinRatio, winFromSpaceRatio } from './rcv-mem.js';
 import type { Tcb } from './tcb.js';
 import type { TcpLayer } from './tcp.js';
 
-/** Called at establishment (Linux tcp_init_buffer_space). */
+/**
+ * Called at establishment (Linux tcp_init_buffer_space): the window clamp
+ * is the buffer's full window less one segment held in reserve
+ * (tcp_app_win 31), and rcv_ssthresh starts no higher.
+ */
 export function rcvSpaceInit(t: Tcb, now: number): void {
-  t.rcvqSpace = Math.min(t.rcvWnd, 10 * t.advMss);
+  const maxwin = winFromSpaceRatio(t.rcvBuf, t.scalingRatio);
+  let clamp = t.windowClamp > 0 ? t.windowClamp : 0x7fffffff;
+  if (clamp >= maxwin) {
+    clamp = maxwin;
+    if (maxwin > 4 * t.advMss) clamp = Math.max(maxwin, 4 * t.advMss);
+  }
+  if (clamp > 2 * t.advMss && clamp + t.advMss > maxwin) clamp = Math.max(2 * t.advMss, maxwin - t.advMss);
+  t.windowClamp = clamp;
+  if (t.rcvSsthresh > clamp) t.rcvSsthresh = clamp;
+  t.rcvqSpace = Math.min(t.rcvSsthresh, t.rcvWnd, 10 * t.advMss);
   t.rcvqRead = t.bytesRead;
   t.rcvqTime = now;
 }
@@ -65,12 +79,76 @@ export function rcvSpaceAdjust(L: TcpLayer, t: Tcb): void {
     rcvwin += 2 * grow;
     const v = L.sysctl.v;
     if (v['net.ipv4.tcp_moderate_rcvbuf'] && !t.rcvBufLocked) {
-      // tcp_space_from_win with the default ratio of one half.
-      const rcvbuf = Math.min(Math.floor(rcvwin * 2), v['net.ipv4.tcp_rmem'][2]);
-      if (rcvbuf > t.rcvBuf) t.rcvBuf = rcvbuf;
+      const rcvbuf = Math.min(spaceFromWinRatio(rcvwin, t.scalingRatio), v['net.ipv4.tcp_rmem'][2]);
+      if (rcvbuf > t.rcvBuf) {
+        t.rcvBuf = rcvbuf;
+        // The window clamp follows (Linux tcp_rcvbuf_grow).
+        t.windowClamp = winFromSpaceRatio(rcvbuf, t.scalingRatio);
+      }
     }
     t.rcvqSpace = copied;
   }
   t.rcvqRead = t.bytesRead;
   t.rcvqTime = now;
+}
+
+/** Linux tcp_set_window_clamp: a lower clamp pulls rcv_ssthresh down, a higher one lets it up to the window offered. */
+function setWindowClamp(t: Tcb, val: number): void {
+  const old = t.windowClamp;
+  const clamp = Math.max(2304, val); // SOCK_MIN_RCVBUF / 2
+  t.windowClamp = clamp;
+  if (old > 0 && clamp < old) {
+    if (t.rcvSsthresh > clamp) t.rcvSsthresh = clamp;
+  } else {
+    const s = Math.min(t.rcvWnd, clamp);
+    if (s > t.rcvSsthresh) t.rcvSsthresh = s;
+  }
+}
+
+/**
+ * An in-order segment of `len` payload bytes and `truesize` bytes of memory
+ * arrived, before rcv_mss is updated (Linux tcp_measure_rcv_mss): a full
+ * segment of a new size re-measures scaling_ratio (payload per 256 bytes of
+ * memory), and the window clamp follows the buffer at the new ratio.
+ */
+export function measureScalingRatio(t: Tcb, len: number, truesize: number): void {
+  if (len < t.rcvMss || len === t.rcvMss || truesize <= 0) return;
+  const ratio = Math.max(1, Math.min(255, Math.floor((len * 256) / truesize)));
+  if (ratio === t.scalingRatio) return;
+  t.scalingRatio = ratio;
+  setWindowClamp(t, winFromSpaceRatio(t.rcvBuf, ratio));
+  if (t.windowClamp < t.rcvSsthresh) t.rcvSsthresh = t.windowClamp;
+}
+
+/**
+ * Linux tcp_grow_window (segments of 128 bytes or more): rcv_ssthresh, the
+ * cap on the offered window, grows by two segments while the free memory
+ * and the clamp allow, when segments of this size use memory well enough.
+ */
+export function growWindow(L: TcpLayer, t: Tcb, len: number, truesize: number): void {
+  if (len < 128) return;
+  const room = Math.min(t.windowClamp > 0 ? t.windowClamp : 0x7fffffff, freeSpace(t)) - t.rcvSsthresh;
+  if (room <= 0) return;
+  const ratio = t.scalingRatio;
+  let incr: number;
+  if (winFromSpaceRatio(truesize, ratio) <= len) incr = 2 * t.advMss;
+  else {
+    // __tcp_grow_window: worse ratios grow only while rcv_ssthresh is small.
+    incr = 0;
+    let ts = winFromSpaceRatio(truesize, ratio) >> 1;
+    let window = winFromSpaceRatio(L.sysctl.v['net.ipv4.tcp_rmem'][2], ratio) >> 1;
+    while (t.rcvSsthresh <= window) {
+      if (ts <= len) {
+        incr = 2 * t.rcvMss;
+        break;
+      }
+      ts >>= 1;
+      window >>= 1;
+    }
+  }
+  if (incr > 0) {
+    incr = Math.max(incr, 2 * len);
+    t.rcvSsthresh += Math.min(room, incr);
+    t.quick |= 1;
+  }
 }

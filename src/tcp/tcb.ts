@@ -8,6 +8,7 @@ import type { IpAddr } from '../wire/addr.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { AckEvent, CongestionControl } from './congestion/types.js';
 import { PushMarks } from './push.js';
+import { DEFAULT_SCALING_RATIO, RcvMem } from './rcv-mem.js';
 import type { LossRecovery, RecoveryAction } from './recovery/types.js';
 import { RecvBuffer } from './recv-buffer.js';
 import type { RttEstimator } from './rtt.js';
@@ -82,6 +83,10 @@ export class Tcb {
   rcvSsthresh = 0;
   /** Window clamp: the most the receive buffer allows us to advertise. */
   windowClamp = 0;
+  /** Receive memory charged by skb truesize (Linux sk_rmem_alloc; src/tcp/rcv-mem.ts). */
+  readonly rmem = new RcvMem();
+  /** Payload per 256 bytes of receive memory (Linux scaling_ratio), measured from segments. */
+  scalingRatio = DEFAULT_SCALING_RATIO;
 
   // ---- options ----
   /** Our shift (sent on SYN); applies to windows we advertise once both sides agreed. */

