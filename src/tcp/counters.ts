@@ -56,6 +56,7 @@ const NAMES = [
   'TcpExtTCPDSACKIgnoredNoUndo',
   'TcpExtTCPDSACKIgnoredOld',
   'TcpExtTCPDSACKUndo',
+  'TcpExtTCPSACKDiscard',
   'TcpExtDelayedACKLost',
   'TcpExtTCPSackRecovery',
   'TcpExtTCPLossProbeRecovery',

@@ -114,6 +114,8 @@ export function dsackReceived(L: TcpLayer, t: Tcb, blocks: Uint32Array, count: n
   const segs = dsackSegs(start, end, t.mss, t.maxWindow);
   if (segs === 0) {
     L.inc(c.TcpExtTCPDSACKIgnoredDubious);
+    // Linux then takes it as an ordinary block, which below the ACK is invalid.
+    if (kind === DSACK_OLD) L.inc(c.TcpExtTCPSACKDiscard);
     return 0;
   }
   let flags = 0;
@@ -123,6 +125,7 @@ export function dsackReceived(L: TcpLayer, t: Tcb, blocks: Uint32Array, count: n
   // More duplicates than we ever retransmitted: not to be believed.
   if (t.dsackDups > t.totalRetrans) {
     L.inc(c.TcpExtTCPDSACKIgnoredDubious);
+    if (kind === DSACK_OLD) L.inc(c.TcpExtTCPSACKDiscard);
     return flags;
   }
   L.inc(c.TcpExtTCPDSACKRecvSegs, segs);

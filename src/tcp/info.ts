@@ -22,6 +22,9 @@ export function tcpInfo(t: Tcb, now: number): Record<string, number> {
   const rtt = t.rtt;
   const cc = t.cc;
   const est = t.state !== TcpState.LISTEN && t.state !== TcpState.CLOSED;
+  // The recovery module's scoreboard, in segments (Linux sacked_out, lost_out, retrans_out).
+  const rec = est ? t.rec : null;
+  const mss = Math.max(1, t.mss);
   return {
     tcpi_state: LINUX_STATE_NUMBER[t.state],
     // An ECN window reduction is Linux's CWR state (2) while no recovery is under way.
@@ -42,9 +45,9 @@ export function tcpInfo(t: Tcb, now: number): Record<string, number> {
     tcpi_snd_mss: t.mss,
     tcpi_rcv_mss: t.rcvMss,
     tcpi_unacked: est ? Math.ceil(t.flight / Math.max(1, t.mss)) : 0,
-    tcpi_sacked: 0,
-    tcpi_lost: 0,
-    tcpi_retrans: 0,
+    tcpi_sacked: rec !== null ? rec.sackedSegs(mss) : 0,
+    tcpi_lost: rec !== null ? rec.lostSegs(t.sndUna, t.sndNxt, mss) : 0,
+    tcpi_retrans: rec !== null ? rec.retransSegs(t.sndUna, t.sndNxt, mss) : 0,
     tcpi_fackets: 0,
     tcpi_last_data_sent: t.lastSend > 0 ? Math.round(now - t.lastSend) : 0,
     tcpi_last_ack_sent: 0,
@@ -75,6 +78,7 @@ export function tcpInfo(t: Tcb, now: number): Record<string, number> {
     tcpi_snd_wnd: t.sndWnd,
     tcpi_rcv_wnd: t.rcvWnd,
     tcpi_total_rto: t.totalRto,
+    tcpi_dsack_dups: t.dsackDups,
     tcpi_delivered_ce: t.deliveredCe,
   };
 }

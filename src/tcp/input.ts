@@ -427,10 +427,12 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       act.entered = false;
       act.exited = false;
       act.newlySacked = 0;
+      act.sackDiscarded = 0;
       if (ecn) ecnBeforeAck(t);
       rec.onAck(ev, act);
       if (ecn) ecnAfterAck(L, t, ev, act, ece);
       newSack = act.newlySacked > 0;
+      if (act.sackDiscarded > 0) L.inc(L.c.TcpExtTCPSACKDiscard, act.sackDiscarded);
       if (act.entered) {
         // Linux tcp_enter_recovery: TCPSackRecovery when SACK was negotiated.
         L.inc(t.sackOk ? L.c.TcpExtTCPSackRecovery : L.c.TcpExtTCPRenoRecovery);

@@ -73,6 +73,7 @@ export class NewReno implements LossRecovery {
     out.entered = false;
     out.exited = false;
     out.newlySacked = 0;
+    out.sackDiscarded = 0;
     const cc = this.cc;
     if (ev.rttMs >= 0 && cc.onRttSample) cc.onRttSample(ev.rttMs, ev);
 
@@ -193,6 +194,24 @@ export class NewReno implements LossRecovery {
     const from = seqGt(this.highRxt, sndUna) ? this.highRxt : sndUna;
     const lost = seqLt(from, this.recover) ? seqSub(this.recover, from) : 0;
     return out - lost;
+  }
+
+  // Linux's Reno emulates SACK with duplicate ACKs: sacked_out counts them
+  // (at most the segments out but one); fast recovery marks the head lost;
+  // an RTO marks everything sent before it.
+  sackedSegs(_mss: number): number {
+    return this.caState === CaState.Disorder || this.caState === CaState.Recovery ? this.dupAcks : 0;
+  }
+
+  lostSegs(sndUna: number, _sndNxt: number, mss: number): number {
+    if (this.caState === CaState.Recovery) return 1;
+    if (this.caState !== CaState.Loss || !seqGt(this.recover, sndUna)) return 0;
+    return Math.ceil(seqSub(this.recover, sndUna) / mss);
+  }
+
+  retransSegs(sndUna: number, _sndNxt: number, mss: number): number {
+    if (this.caState !== CaState.Recovery && this.caState !== CaState.Loss) return 0;
+    return seqGt(this.highRxt, sndUna) ? Math.ceil(seqSub(this.highRxt, sndUna) / mss) : 0;
   }
 
   nextRetransmit(sndUna: number, sndNxt: number): number {

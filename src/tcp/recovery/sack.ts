@@ -5,7 +5,10 @@
  *
  *   - A scoreboard keeps the SACKed ranges above snd_una (sorted, merged,
  *     at most MAX_RANGES of them: bounded whatever a peer sends). Blocks
- *     outside (snd_una, snd_nxt] are ignored, D-SACKs (RFC 2883) included.
+ *     not within (snd_una, snd_nxt] are discarded whole (Linux
+ *     tcp_is_sackblock_valid; the core counts TcpExtTCPSACKDiscard), and a
+ *     first block that reports a duplicate (D-SACK, RFC 2883 §4: see
+ *     ./dsack.ts) is no SACK information at all.
  *   - IsLost (RFC 6675 §4): an unSACKed byte is lost once `dupThresh`
  *     discontiguous SACKed ranges, or more than (dupThresh − 1)·SMSS SACKed
  *     bytes, lie above it. `lossEdge` is the lowest SACKed range start for
@@ -187,6 +190,7 @@ export class SackRecovery implements LossRecovery {
     out.entered = false;
     out.exited = false;
     out.newlySacked = 0;
+    out.sackDiscarded = 0;
     const cc = this.cc;
     if (ev.mss > 0) this.mss = ev.mss;
     if (ev.rttMs >= 0 && cc.onRttSample) cc.onRttSample(ev.rttMs, ev);
@@ -199,11 +203,14 @@ export class SackRecovery implements LossRecovery {
     const dsack = blocks !== null && dsackKind(blocks, ev.sackCount, una) !== DSACK_NONE;
     if (blocks !== null) {
       for (let b = dsack ? 1 : 0; b < ev.sackCount; b++) {
-        let l = blocks[2 * b];
+        const l = blocks[2 * b];
         const r = blocks[2 * b + 1];
-        // Only (snd_una, snd_nxt]; anything else is ignored.
-        if (!seqLt(l, r) || !seqGt(r, una) || seqGt(r, ev.sndNxt)) continue;
-        if (seqLt(l, una)) l = una;
+        // Linux tcp_is_sackblock_valid: only blocks within (snd_una, snd_nxt];
+        // one reaching down to the ACK is discarded whole, not clipped.
+        if (!seqLt(l, r) || !seqGt(l, una) || seqGt(r, ev.sndNxt)) {
+          out.sackDiscarded++;
+          continue;
+        }
         this.addRange(l, r);
       }
     }
@@ -360,6 +367,24 @@ export class SackRecovery implements LossRecovery {
     }
     const pipe = out - sacked - lost + resent;
     return Math.max(pipe, 0);
+  }
+
+  sackedSegs(mss: number): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) n += Math.ceil(seqSub(this.sEnd[i], this.sStart[i]) / mss);
+    return n;
+  }
+
+  lostSegs(sndUna: number, _sndNxt: number, mss: number): number {
+    const edge = this.lossEdge(sndUna);
+    if (!seqGt(edge, sndUna)) return 0;
+    return Math.ceil((seqSub(edge, sndUna) - this.sackedBelow(edge)) / mss);
+  }
+
+  retransSegs(sndUna: number, _sndNxt: number, mss: number): number {
+    if (this.caState !== CaState.Recovery && this.caState !== CaState.Loss) return 0;
+    if (!seqGt(this.highRxt, sndUna)) return 0;
+    return Math.ceil((seqSub(this.highRxt, sndUna) - this.sackedBelow(this.highRxt)) / mss);
   }
 
   nextRetransmit(sndUna: number, sndNxt: number): number {

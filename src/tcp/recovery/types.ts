@@ -38,10 +38,12 @@ export interface RecoveryAction {
   exited: boolean;
   /** Bytes this ACK SACKed that were not SACKed before (RFC 6675 "new SACK information"). */
   newlySacked: number;
+  /** SACK blocks of this ACK discarded as invalid (TcpExtTCPSACKDiscard). */
+  sackDiscarded: number;
 }
 
 export function newRecoveryAction(): RecoveryAction {
-  return { retransmitSeq: -1, restartRto: false, entered: false, exited: false, newlySacked: 0 };
+  return { retransmitSeq: -1, restartRto: false, entered: false, exited: false, newlySacked: 0, sackDiscarded: 0 };
 }
 
 export interface LossRecovery {
@@ -84,6 +86,16 @@ export interface LossRecovery {
   inFlightBytes(sndUna: number, sndNxt: number): number;
   /** Next sequence number to retransmit within the window, or -1 (send new data). */
   nextRetransmit(sndUna: number, sndNxt: number): number;
+  /**
+   * The scoreboard in segments of `mss`, as TCP_INFO reports Linux's
+   * counters: tcpi_sacked (sacked_out: segments SACKed, or for a
+   * connection without SACK the duplicate ACKs standing in for them),
+   * tcpi_lost (lost_out: segments marked lost, resent or not) and
+   * tcpi_retrans (retrans_out: retransmitted and not yet acknowledged).
+   */
+  sackedSegs(mss: number): number;
+  lostSegs(sndUna: number, sndNxt: number, mss: number): number;
+  retransSegs(sndUna: number, sndNxt: number, mss: number): number;
 }
 
 /** Factory under a name, given the connection's congestion control. */

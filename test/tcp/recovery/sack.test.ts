@@ -226,12 +226,14 @@ test('D-SACK, blocks beyond snd_nxt and inverted blocks are ignored', () => {
   // when it reaches above it: ignored, as Linux does without an undo point.
   s.ack(s.una, [[1, 4]]);
   assert.equal(s.rec.count, 0);
-  // A later block straddling the ACK is clipped to it.
-  s.ack(s.una, [
+  // A later block reaching down to the ACK is discarded whole, not clipped
+  // (Linux tcp_is_sackblock_valid, TcpExtTCPSACKDiscard).
+  const a = s.ack(s.una, [
     [4, 5],
     [1, 4],
   ]);
-  assert.deepEqual(s.ranges(), [[s.seg(2), s.seg(5)]]);
+  assert.equal(a.sackDiscarded, 1);
+  assert.deepEqual(s.ranges(), [[s.seg(4), s.seg(5)]]);
 });
 
 test('the scoreboard stays bounded whatever the peer SACKs', () => {
