@@ -989,7 +989,10 @@ function matchValue(want: Value, actual: Value): string | true | null {
   if (want.t === 'int') return actual.t === 'int' && actual.v === want.v ? null : true;
   if (want.t === 'str') return actual.t === 'str' && actual.v === want.v ? null : true;
   if (want.t === 'list') {
+    // as many items as written: `msg_control=[]` means no control message
     if (actual.t !== 'list') return true;
+    if (actual.items.length !== want.items.length)
+      return `${want.items.length} item(s) expected, ${actual.items.length} returned`;
     for (let i = 0; i < want.items.length; i++) {
       const e = actual.items[i] ? matchValue(want.items[i], actual.items[i]) : true;
       if (e) return e;

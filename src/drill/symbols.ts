@@ -91,6 +91,7 @@ export const SYMBOLS: Record<string, number> = {
   TCP_FASTOPEN_NO_COOKIE: 34,
   TCP_ZEROCOPY_RECEIVE: 35,
   TCP_INQ: 36,
+  TCP_CM_INQ: 36,
   TCP_TX_DELAY: 37,
   // SOL_IP / SOL_IPV6 options
   IP_TOS: 1,

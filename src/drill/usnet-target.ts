@@ -113,6 +113,7 @@ const LEVEL_OPTS: Record<number, string[]> = {
     'TCP_SYNCNT',
     'TCP_CONGESTION',
     'TCP_INFO',
+    'TCP_INQ',
   ],
   0: ['IP_BIND_ADDRESS_NO_PORT', 'IP_LOCAL_PORT_RANGE'],
   41: ['IPV6_V6ONLY'],
@@ -439,6 +440,19 @@ export class UsnetTarget implements Target {
           return { ret: done, errno: null };
         });
       }
+      case 'recvmsg': {
+        // The iovecs filled as one read; msg_control comes back with a
+        // TCP_CM_INQ message when TCP_INQ is on (the only one usnet makes).
+        const f = this.fd(a[0]);
+        const m = a[1];
+        const n = msgIovLen(m, true);
+        const flags = a[2] ? this.int(a[2], 'flags') : 0;
+        return this.blocking(f.nonblock || (flags & 0x40) !== 0, () => {
+          const got = f.sock.recvInto(new Uint8Array(n), 0, n);
+          const control: Value[] = f.sock.recvInq ? [cmsgInq(f.sock.inqHint())] : [];
+          return { ret: got, errno: null, out: { 1: msghdrOut(m as Value, control) } };
+        });
+      }
       case 'sendmsg':
         // No control data: the iovecs' bytes go as one send() with the flags.
         return this.dispatch({
@@ -653,10 +667,11 @@ function tcpInfoValue(info: Record<string, number>, len: number): Value {
 }
 
 /** Total length of a msghdr's iovecs: `{msg_name(...)=..., msg_iov(2)=[{..., 40}, {iov_base=..., iov_len=20}], msg_flags=0}`. */
-function msgIovLen(m: Value | undefined): number {
-  if (m?.t !== 'struct') throw new Error('sendmsg: expected a msghdr');
+function msgIovLen(m: Value | undefined, receiving = false): number {
+  if (m?.t !== 'struct') throw new Error('sendmsg/recvmsg: expected a msghdr');
   const ctl = m.fields.msg_control;
-  if (ctl !== undefined && ctl.t !== 'ellipsis' && !(ctl.t === 'int' && ctl.v === 0))
+  // (for recvmsg, msg_control is what the script expects back)
+  if (!receiving && ctl !== undefined && ctl.t !== 'ellipsis' && !(ctl.t === 'int' && ctl.v === 0))
     throw new Error('sendmsg with control data is not supported by the usnet target');
   const iov = m.fields.msg_iov;
   if (iov?.t !== 'list') throw new Error('sendmsg: expected msg_iov(n)=[...]');
@@ -667,6 +682,26 @@ function msgIovLen(m: Value | undefined): number {
     n += len.v;
   }
   return n;
+}
+
+/** recvmsg's msghdr as it comes back: the script's, with the control messages and flags filled in. */
+function msghdrOut(m: Value, control: Value[]): Value {
+  const fields = m.t === 'struct' ? { ...m.fields } : {};
+  fields.msg_control = { t: 'list', items: control };
+  fields.msg_flags = { t: 'int', v: 0 };
+  return { t: 'struct', fields };
+}
+
+/** A TCP_CM_INQ control message (SOL_TCP, TCP_CM_INQ = TCP_INQ, an int). */
+function cmsgInq(v: number): Value {
+  return {
+    t: 'struct',
+    fields: {
+      cmsg_level: { t: 'int', v: SYMBOLS.SOL_TCP },
+      cmsg_type: { t: 'int', v: SYMBOLS.TCP_CM_INQ },
+      cmsg_data: { t: 'int', v },
+    },
+  };
 }
 
 /** The script passed NULL (0) where a buffer goes: `write(4, NULL, 1000)`. */

@@ -81,6 +81,7 @@ export type TcpSockOpt =
   | 'TCP_QUICKACK'
   | 'TCP_SYNCNT'
   | 'TCP_CONGESTION'
+  | 'TCP_INQ'
   | 'IP_BIND_ADDRESS_NO_PORT'
   | 'IP_LOCAL_PORT_RANGE'
   | 'IPV6_V6ONLY';
@@ -101,6 +102,8 @@ export class TcpSocket implements TcbOwner {
   private closed = false;
   private shutRd = false;
   private shutWr = false;
+  /** TCP_INQ: recvmsg reports inqHint() in a TCP_CM_INQ control message (accepted sockets inherit it). */
+  recvInq = false;
 
   constructor(L: TcpLayer, family: 4 | 6, t?: Tcb) {
     this.L = L;
@@ -233,6 +236,7 @@ export class TcpSocket implements TcbOwner {
       if (c === undefined) throw quickError('EAGAIN', 'accept');
       c.parent = null;
       const s = new TcpSocket(this.L, this.family, c);
+      s.recvInq = this.recvInq;
       if (c.state === TcpState.CLOSED) s.sstate = SockState.Connected;
       return s;
     } finally {
@@ -627,6 +631,10 @@ export class TcpSocket implements TcbOwner {
           if (n < 1 || n > 127) throw new SysError('EINVAL', 'setsockopt');
           t.synRetries = n;
           return;
+        case 'TCP_INQ':
+          if (n < 0 || n > 1) throw new SysError('EINVAL', 'setsockopt');
+          this.recvInq = on;
+          return;
         case 'TCP_QUICKACK':
           if (on) {
             t.pingpong = false;
@@ -708,6 +716,8 @@ export class TcpSocket implements TcbOwner {
         return t.synRetries || v['net.ipv4.tcp_syn_retries'];
       case 'TCP_QUICKACK':
         return t.pingpong ? 0 : 1;
+      case 'TCP_INQ':
+        return this.recvInq ? 1 : 0;
       case 'TCP_CONGESTION':
         return t.cc !== null ? t.cc.name : v['net.ipv4.tcp_congestion_control'];
       case 'TCP_INFO':
@@ -722,6 +732,15 @@ export class TcpSocket implements TcbOwner {
       default:
         throw new SysError('ENOPROTOOPT', 'getsockopt');
     }
+  }
+
+  /**
+   * What TCP_INQ reports after a read (Linux tcp_inq_hint): the bytes left
+   * to read, where a received FIN counts one more, so that 0 means more
+   * data may still come and a reader knows to read on to end of stream.
+   */
+  inqHint(): number {
+    return this.t.rcv.readable + (this.t.finRcvd ? 1 : 0);
   }
 
   /** TCP_INFO snapshot (shorthand). */

@@ -114,6 +114,26 @@ test('struct out-values: the listed fields are compared, and only those', async 
   assert.equal(ok.r.error, null);
 });
 
+test('list out-values must have as many items as written: msg_control=[] means none', async () => {
+  const body = `${OPEN}+0 > S. 0:0(0) ack 1 <...>
++.01 < . 1:1(0) ack 1 win 502
++0 accept(3, ..., ...) = 4
++0 setsockopt(4, SOL_TCP, TCP_INQ, [1], 4) = 0
++0 < P. 1:101(100) ack 1 win 502
++0 > . 1:1(0) ack 101
++0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 60}], msg_flags=0, msg_control=CONTROL}, 0) = 60
+`;
+  const none = await run(body.replace('CONTROL', '[]'));
+  assert.match(
+    none.r.error ?? '',
+    /t\.pkt:12: runtime error in recvmsg call: .*\(msg_control: 0 item\(s\) expected, 1 returned\)/,
+  );
+  const inq = await run(
+    body.replace('CONTROL', '[{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ, cmsg_data=40}]'),
+  );
+  assert.equal(inq.r.error, null);
+});
+
 test('sockaddr out-values compare the family too', async () => {
   const { r } = await run(`${OPEN}+0 > S. 0:0(0) ack 1 <...>
 +.01 < . 1:1(0) ack 1 win 502

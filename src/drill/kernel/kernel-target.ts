@@ -472,6 +472,16 @@ export class KernelTarget implements Target {
         return { op: 'write', fd: this.kfd(a[0], 'fd'), ...this.payload(a[1], a[2]) };
       case 'sendmsg':
         return this.sendmsg(c);
+      case 'recvmsg': {
+        const m = a[1];
+        if (m?.t !== 'struct') throw new SysError('EINVAL', 'recvmsg', `${c.where}: expected a msghdr`);
+        return {
+          op: 'recvmsg',
+          fd: this.kfd(a[0], 'fd'),
+          len: this.iovLen(m.fields.msg_iov),
+          flags: a[2] ? intOf(a[2], 'flags') : 0,
+        };
+      }
       // writev/readv: the bytes of all iovecs in one call (a stream socket
       // does not see the boundaries), contents as packetdrill's: zeros.
       case 'writev':
@@ -617,6 +627,30 @@ export class KernelTarget implements Target {
         out[1] = { t: 'str', v: Buffer.from(r.hex ?? '', 'hex').toString('latin1') };
         if (req.op === 'recvfrom' && r.addr) out[4] = this.toSockaddrValue(r.addr);
         break;
+      case 'recvmsg': {
+        // the script's msghdr with what came back: msg_flags and the control
+        // messages ({cmsg_level, cmsg_type, cmsg_data}; a 4-byte payload as an int)
+        const m = c.args[1];
+        const fields: Record<string, Value> = m?.t === 'struct' ? { ...m.fields } : {};
+        fields.msg_flags = { t: 'int', v: r.mflags ?? 0 };
+        fields.msg_control = {
+          t: 'list',
+          items: (r.cmsgs ?? []).map(([level, type, hex]) => {
+            const d = Buffer.from(hex, 'hex');
+            return {
+              t: 'struct',
+              fields: {
+                cmsg_level: { t: 'int', v: level },
+                cmsg_type: { t: 'int', v: type },
+                cmsg_data:
+                  d.length === 4 ? { t: 'int', v: d.readInt32LE(0) } : { t: 'str', v: d.toString('latin1') },
+              },
+            } as Value;
+          }),
+        };
+        out[1] = { t: 'struct', fields };
+        break;
+      }
       case 'getsockopt': {
         const b = Buffer.from(r.hex ?? '', 'hex');
         if (req.level === SOL_TCP && req.name === TCP_INFO) {

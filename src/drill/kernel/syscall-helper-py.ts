@@ -21,6 +21,7 @@
  *   getsockopt: returns {"ret": 0, "hex": "...", "int": n (when 4 bytes)}
  *   read/write/send/recv... with "null": true: the buffer is NULL (through ctypes: EFAULT)
  *   sendmsg: {"iov": [len, ...], "flags": n, "addr"?: {...}} (zero bytes, no control data)
+ *   recvmsg: {"len": n, "flags": n} -> {"ret", "hex", "mflags", "cmsgs": [[level, type, hex], ...]}
  */
 export const SYSCALL_HELPER_PY = String.raw`
 import errno, fcntl, json, os, select, socket, struct, sys, threading, time
@@ -130,6 +131,10 @@ def do(req):
         else:
             n = s.send(data, req.get('flags', 0))
         return {'ret': n}
+    if op == 'recvmsg':
+        data, anc, mflags, _ = s.recvmsg(req['len'], 1024, req.get('flags', 0))
+        return {'ret': len(data), 'hex': data.hex(), 'mflags': mflags,
+                'cmsgs': [[lv, ty, d.hex()] for (lv, ty, d) in anc]}
     if op == 'sendmsg':
         # iovecs of zeros (packetdrill's contents), no control data
         iov = [bytes(n) for n in req['iov']]
@@ -206,10 +211,14 @@ def may_block(req):
         return False
     if op == 'connect':
         return True
-    if op in ('accept', 'read', 'recv', 'recvfrom'):
+    if op in ('accept', 'read', 'recv', 'recvfrom', 'recvmsg'):
         return not ready(fd, select.POLLIN)
     if op in ('write', 'send', 'sendto'):
         return req.get('len', len(req.get('hex', '')) // 2) > 16384 or not ready(fd, select.POLLOUT)
+    if op == 'recvmsg':
+        data, anc, mflags, _ = s.recvmsg(req['len'], 1024, req.get('flags', 0))
+        return {'ret': len(data), 'hex': data.hex(), 'mflags': mflags,
+                'cmsgs': [[lv, ty, d.hex()] for (lv, ty, d) in anc]}
     if op == 'sendmsg':
         return sum(req['iov']) > 16384 or not ready(fd, select.POLLOUT)
     if op == 'close':

@@ -35,6 +35,8 @@ export type SyscallRequest =
       addr?: SockAddrJson;
       null?: boolean;
     }
+  /** the iovecs' total as one read; control messages come back */
+  | { op: 'recvmsg'; fd: number; len: number; flags: number }
   /** iovec lengths (zero bytes, as packetdrill sends), no control data */
   | { op: 'sendmsg'; fd: number; iov: number[]; flags: number; addr?: SockAddrJson }
   | { op: 'setsockopt'; fd: number; level: number; name: number; value: OptValue }
@@ -53,6 +55,9 @@ export interface SyscallResult {
   int?: number;
   addr?: SockAddrJson | null;
   revents?: number[];
+  /** recvmsg: msg_flags and the control messages ([level, type, data in hex]) */
+  mflags?: number;
+  cmsgs?: Array<[number, number, string]>;
   /** when the call started / returned, in ms on the caller's performance.now() scale */
   startMs: number;
   endMs: number;
