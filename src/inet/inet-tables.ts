@@ -34,7 +34,7 @@ import type { Rng } from '../rng.js';
 import type { Sysctl } from '../sysctl.js';
 import type { TimerWheel } from '../time/timer-wheel.js';
 import { type IpAddr, v4Mapped } from '../wire/addr.js';
-import { hashTuple, isAnyAddr, isLoopbackAddr, isV4Wire, sameAddr, wireAddr } from './addr-key.js';
+import { hashTuple, isAnyAddr, isLoopbackAddr, isV4Wire, sameAddr, v4Word, wireAddr } from './addr-key.js';
 import {
   BindBucket,
   type BoundAddr,
@@ -64,6 +64,12 @@ export interface InetSock {
   /** IP_LOCAL_PORT_RANGE value (hi << 16 | lo), 0 = unset. */
   localPortRange: number;
   listening: boolean;
+  /**
+   * The tables' own record of the socket (its port registration), kept on
+   * the socket so that the per-connection paths need no Map lookup. Owned
+   * by InetTables: others leave it alone (initialise it to null).
+   */
+  inetReg?: unknown;
 }
 
 /** The parts of a stack the tables use (a Stack or TcpHost satisfies it). */
@@ -101,6 +107,12 @@ interface Reg {
   kind: number;
   /** The port was chosen by connect() or inherited from a listener: released when the connection leaves the hash. */
   autoPort: boolean;
+  /** connect() put the socket in the established hash (it is tracked in destEst). */
+  active: boolean;
+}
+
+function regOf(sock: InetSock): Reg | null {
+  return (sock.inetReg as Reg | null | undefined) ?? null;
 }
 
 export class InetTables<S extends InetSock> {
@@ -113,10 +125,7 @@ export class InetTables<S extends InetSock> {
   /** Ports in use per destination by active opens (destEst) and by their TIME_WAIT entries (destTw). */
   readonly destEst: DestPorts;
   readonly destTw: DestPorts;
-  /** Sockets that connect() put in the established hash (tracked in `dest`). */
-  private readonly active = new Set<S>();
   private readonly listeners = new Map<number, S[]>();
-  private readonly regs = new Map<S, Reg>();
   /** Sockets whose local address the user chose (bind), as Linux SOCK_BINDADDR_LOCK. */
   private readonly addrLocked = new Set<S>();
   private readonly reserved = new ReservedPorts();
@@ -161,7 +170,7 @@ export class InetTables<S extends InetSock> {
   bind(sock: S, addr: IpAddr | null, port: number): void {
     // Linux __inet_bind: EINVAL once a port is held; an address bound with
     // IP_BIND_ADDRESS_NO_PORT alone may still be bound again.
-    if (this.regs.has(sock) || sock.lport !== 0) throw new SysError('EINVAL', 'bind');
+    if (regOf(sock) !== null || sock.lport !== 0) throw new SysError('EINVAL', 'bind');
     let laddr: IpAddr | null = null;
     if (addr !== null && !isAnyAddr(addr)) {
       if (sock.family === 6 && addr.length === 16 && isV4Wire(addr) && sock.v6only)
@@ -198,15 +207,19 @@ export class InetTables<S extends InetSock> {
   unbind(sock: S): void {
     if (sock.listening) this.unlisten(sock);
     this.addrLocked.delete(sock);
-    const r = this.regs.get(sock);
-    if (r === undefined) return;
-    this.regs.delete(sock);
+    const r = regOf(sock);
+    if (r === null) return;
+    if (r.active && this.established.remove(sock)) {
+      // Still hashed (a caller that unbinds without removeEstablished first).
+      this.destEst.remove(sock.laddr!, sock.lport, sock.raddr!, sock.rport);
+    }
+    sock.inetReg = null;
     this.release(r.bucket, r.bound, r.kind);
   }
 
   /** Whether the socket holds a port in the bind table. */
   isBound(sock: S): boolean {
-    return this.regs.has(sock);
+    return regOf(sock) !== null;
   }
 
   // ------------------------------------------------------------ listen
@@ -214,14 +227,14 @@ export class InetTables<S extends InetSock> {
   /** listen(2): autobinds like bind(port 0) when unbound; EADDRINUSE next to another listener. */
   listen(sock: S): void {
     if (sock.listening) return;
-    let r = this.regs.get(sock);
-    if (r === undefined) {
+    let r = regOf(sock);
+    if (r === null) {
       const bound = boundAddrOf(sock.family, sock.v6only, sock.laddr);
       const port = this.findOpenPort(sock, bound);
       if (port < 0) throw new SysError('EADDRINUSE', 'listen');
       this.join(sock, port, bound, kindOf(sock.reuseAddr, sock.reusePort, false, false), false, false);
       sock.lport = port;
-      r = this.regs.get(sock)!;
+      r = regOf(sock)!;
     } else if (bucketConflicts(r.bucket, r.bound, sock.reuseAddr, sock.reusePort, true, true, r.kind)) {
       throw new SysError('EADDRINUSE', 'listen');
     }
@@ -248,8 +261,8 @@ export class InetTables<S extends InetSock> {
       if (i >= 0) l.splice(i, 1);
       if (l.length === 0) this.listeners.delete(sock.lport);
     }
-    const r = this.regs.get(sock);
-    if (r !== undefined && (r.kind & K_LISTEN) !== 0) {
+    const r = regOf(sock);
+    if (r !== null && (r.kind & K_LISTEN) !== 0) {
       r.bucket.sub(r.bound, r.kind);
       r.kind &= ~K_LISTEN;
       r.bucket.add(r.bound, r.kind);
@@ -315,8 +328,8 @@ export class InetTables<S extends InetSock> {
       laddr = raddr.length === 16 && isV4Wire(raddr) ? v4Mapped(src) : src.slice();
     }
     let tw = -1;
-    const r = this.regs.get(sock);
-    if (r !== undefined) {
+    const r = regOf(sock);
+    if (r !== null) {
       // The port is the socket's own (bind): only the 4-tuple must be unique.
       if (this.established.find(laddr, sock.lport, raddr, rport) !== null)
         throw new SysError('EADDRNOTAVAIL', 'connect');
@@ -343,7 +356,7 @@ export class InetTables<S extends InetSock> {
     sock.raddr = raddr.slice();
     sock.rport = rport;
     this.established.insert(sock);
-    this.active.add(sock);
+    (regOf(sock) as Reg).active = true;
     this.destEst.add(laddr, sock.lport, raddr, rport);
     return takeover;
   }
@@ -353,19 +366,21 @@ export class InetTables<S extends InetSock> {
   /** A passive open's child (it shares the listener's port, Linux inet_inherit_port). */
   insertEstablished(sock: S): void {
     this.established.insert(sock);
-    if (!this.regs.has(sock)) {
-      const bound = boundAddrOf(sock.family, sock.v6only, sock.laddr);
+    if (regOf(sock) === null) {
+      const bound = this.boundOf(sock.family, sock.v6only, sock.laddr);
       this.join(sock, sock.lport, bound, kindOf(sock.reuseAddr, sock.reusePort, false, false), true, true);
     }
   }
 
   /** Out of the established hash; a port chosen by connect() or inherited is released with it. */
   removeEstablished(sock: S): void {
-    if (this.established.remove(sock) && this.active.delete(sock))
+    const r = regOf(sock);
+    if (this.established.remove(sock) && r?.active) {
+      r.active = false;
       this.destEst.remove(sock.laddr!, sock.lport, sock.raddr!, sock.rport);
-    const r = this.regs.get(sock);
+    }
     if (r?.autoPort) {
-      this.regs.delete(sock);
+      sock.inetReg = null;
       this.release(r.bucket, r.bound, r.kind);
     }
   }
@@ -471,7 +486,8 @@ export class InetTables<S extends InetSock> {
       }
     }
     b.add(bound, kind);
-    this.regs.set(sock, { bucket: b, bound, kind, autoPort });
+    const reg: Reg = { bucket: b, bound, kind, autoPort, active: false };
+    sock.inetReg = reg;
   }
 
   private release(b: BindBucket, bound: BoundAddr, kind: number): void {
@@ -489,9 +505,30 @@ export class InetTables<S extends InetSock> {
   }
 
   private twBound(t: TimeWaitTable, i: number): BoundAddr {
-    const a = t.width === 1 ? t.copyLaddr(i, this.scratch4) : t.copyLaddr(i, this.scratch16);
-    return { fam: t.width === 1 ? 4 : 6, any: false, dual: false, addr: a };
+    if (t.width === 1) return this.boundOf(4, false, t.copyLaddr(i, this.scratch4));
+    // A copy: the bucket may keep it (a new address slot).
+    return { fam: 6, any: false, dual: false, addr: t.copyLaddr(i, new Uint8Array(16)) };
   }
+
+  /**
+   * boundAddrOf(), shared for specific IPv4 addresses: bound addresses are
+   * never modified, and connect() / accept() / TIME_WAIT look one up per
+   * connection, which then cost an object and an address copy each.
+   */
+  private boundOf(family: 4 | 6, v6only: boolean, laddr: IpAddr | null): BoundAddr {
+    if (laddr === null || !isV4Wire(laddr)) return boundAddrOf(family, v6only, laddr);
+    const w = v4Word(laddr);
+    if (w === 0) return boundAddrOf(family, v6only, laddr);
+    const c = this.bound4.get(w);
+    if (c !== undefined) return c;
+    const b = boundAddrOf(family, v6only, laddr);
+    // Bounded (a host has few addresses; this only guards against churn).
+    if (this.bound4.size >= 1024) this.bound4.clear();
+    this.bound4.set(w, b);
+    return b;
+  }
+
+  private readonly bound4 = new Map<number, BoundAddr>();
 
   private dropTimeWait(t: TimeWaitTable, i: number): void {
     const port = t.lport(i);
@@ -579,7 +616,7 @@ export class InetTables<S extends InetSock> {
     const index = hlo & (PERTURB_SIZE - 1);
     let offset = ((perturb[index] + hhi) >>> 0) % remaining;
     if (!local) offset &= ~1;
-    const bound = boundAddrOf(sock.family, sock.v6only, laddr);
+    const bound = this.boundOf(sock.family, sock.v6only, laddr);
     const kind = kindOf(sock.reuseAddr, sock.reusePort, false, false);
     const dEst = this.destEst.find(laddr, raddr, rport);
     const dTw = this.destTw.find(laddr, raddr, rport);

@@ -40,6 +40,8 @@ export class Tcb {
   bindAddressNoPort = false;
   localPortRange = 0;
   listening = false;
+  /** The connection tables' record of this socket (InetSock.inetReg; theirs alone). */
+  inetReg: unknown = null;
   /** Set while in the tables' established hash (so it is removed exactly once). */
   hashed = false;
   /** Set while bound in the tables' bind buckets. */

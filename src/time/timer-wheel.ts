@@ -240,6 +240,7 @@ export class TimerWheel {
     if (now < this.lastNow) now = this.lastNow; // time never goes backwards
     this.lastNow = now;
     this.inAdvance = true;
+    let next = STALE;
     try {
       if (this.i32[(PAST << 3) + 4] !== PAST) {
         this.pastMin = Infinity;
@@ -249,14 +250,21 @@ export class TimerWheel {
       const target = Math.floor(now);
       for (;;) {
         const t = this.nextEventTick();
-        if (t > target || t >= HORIZON) break;
+        if (t > target || t >= HORIZON) {
+          next = t;
+          break;
+        }
         this.moveTo(t);
         this.fireBatch(now);
       }
       if (target > this.cur) this.cur = Math.min(target, HORIZON - 1);
     } finally {
       this.inAdvance = false;
-      this.cachedNext = STALE;
+      // The tick that ended the loop was computed after the last handler ran
+      // and lies beyond `target`, so moving `cur` up to `target` leaves it
+      // valid: keep it instead of recomputing at the next nextDeadline()
+      // (a driver asks after every advance, mostly with nothing fired).
+      this.cachedNext = next;
     }
   }
 
