@@ -28,6 +28,7 @@ import {
   sendDupAck,
 } from './dsack.js';
 import { ECN_OK, ecnAcceptCwr, ecnAfterAck, ecnBeforeAck, ecnCheckCe, ecnSynSentInput } from './ecn.js';
+import { ECN_OK, ecnAcceptCwr, ecnAfterAck, ecnBeforeAck, ecnCheckCe, ecnSynSentInput } from './ecn.js';
 import { acceptChild, childRetransmittedSyn } from './listen.js';
 import {
   ATO_MIN,
@@ -237,6 +238,11 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
     established(L, t);
     if (t.parent !== null) {
       if (!acceptChild(L, t)) return;
+    } else if (simOpenSynAck) {
+      // The peer's SYN-ACK repeats its SYN, which we already have: Linux
+      // answers it as an old duplicate (tcp_data_queue), at once, with a
+      // D-SACK for the SYN when SACK was agreed (checked on 6.18).
+      sendDupAck(L, t, h.seq, 1);
     }
   } else {
     const r = processAck(L, t, h);
@@ -253,6 +259,9 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
 
   t.lastRecv = now;
   if (t.keepalive && t.keepDeadline !== Infinity) armKeepalive(L, t);
+
+  // ECN (RFC 3168 §6.1.3): the peer's CWR ends our ECE echo; data with CWR is ACKed at once.
+  const ecnAckNow = t.ecnFlags & ECN_OK ? ecnAcceptCwr(t, h) : false;
 
   // ECN (RFC 3168 §6.1.3): the peer's CWR ends our ECE echo; data with CWR is ACKed at once.
   const ecnAckNow = t.ecnFlags & ECN_OK ? ecnAcceptCwr(t, h) : false;
@@ -582,6 +591,7 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
     rcvRttMeasure(L, t, len, h.hasTs, h.tsEcr);
     measureScalingRatio(t, len, truesizeOf(pktLen));
     eventDataRecv(t, now, len);
+    if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
     growWindow(L, t, len, truesizeOf(pktLen));
     if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
     if (t.rdShut) t.rcv.consume(t.rcv.readable);

@@ -197,10 +197,20 @@ test('simultaneous open: SYN in SYN_SENT → SYN-ACK with our ISN, then ESTABLIS
   assert.equal(sa.flags, 'S.');
   assert.equal(sa.seq, syn.seq);
   assert.equal(sa.ack, 7001);
+  // Linux turns its own SYN into the SYN-ACK: the same options, timestamps
+  // too (TS ecr 0: the peer's SYN had none).
+  assert.deepEqual(sa.optBytes.slice(0, 6), syn.optBytes.slice(0, 6)); // mss, sackOK, TS kind/len
+  assert.deepEqual(sa.optBytes.slice(16), syn.optBytes.slice(16)); // nop, wscale
+  assert.ok(sa.hasTs && sa.sackOk);
+  assert.equal(sa.tsEcr, 0);
   assert.equal(c.state, 'SYN_RECV');
-  // The peer's SYN-ACK (its answer to our SYN) completes it, as Linux lets it pass as the ACK.
+  // The peer's SYN-ACK (its answer to our SYN) completes it, as Linux lets it pass as the ACK;
+  // its SYN is one we have: an immediate ACK with a D-SACK for it (as Linux 6.18).
   h.inject({ flags: 'S.', sport: 5555, dport: syn.sport, seq: 7000, ack: syn.seq + 1, mss: 1460, wscale: 7 });
-  assert.equal(h.take().length, 0);
+  const ack = h.one();
+  assert.equal(ack.flags, '.');
+  assert.equal(ack.ack, 7001);
+  assert.deepEqual(ack.sack, [7000, 7001]);
   assert.equal(c.state, 'ESTABLISHED');
 });
 
