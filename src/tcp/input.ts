@@ -28,7 +28,6 @@ import {
   sendDupAck,
 } from './dsack.js';
 import { ECN_OK, ecnAcceptCwr, ecnAfterAck, ecnBeforeAck, ecnCheckCe, ecnSynSentInput } from './ecn.js';
-import { ECN_OK, ecnAcceptCwr, ecnAfterAck, ecnBeforeAck, ecnCheckCe, ecnSynSentInput } from './ecn.js';
 import { acceptChild, childRetransmittedSyn } from './listen.js';
 import {
   ATO_MIN,
