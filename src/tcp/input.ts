@@ -262,9 +262,6 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   // ECN (RFC 3168 §6.1.3): the peer's CWR ends our ECE echo; data with CWR is ACKed at once.
   const ecnAckNow = t.ecnFlags & ECN_OK ? ecnAcceptCwr(t, h) : false;
 
-  // ECN (RFC 3168 §6.1.3): the peer's CWR ends our ECE echo; data with CWR is ACKed at once.
-  const ecnAckNow = t.ecnFlags & ECN_OK ? ecnAcceptCwr(t, h) : false;
-
   // Sixth: URG is not supported as out-of-band data; the urgent byte stays in the stream (as SO_OOBINLINE).
   void URG;
 
@@ -590,7 +587,6 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
     rcvRttMeasure(L, t, len, h.hasTs, h.tsEcr);
     measureScalingRatio(t, len, truesizeOf(pktLen));
     eventDataRecv(t, now, len);
-    if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
     growWindow(L, t, len, truesizeOf(pktLen));
     if (t.ecnFlags & ECN_OK) ecnCheckCe(t, tos);
     if (t.rdShut) t.rcv.consume(t.rcv.readable);
