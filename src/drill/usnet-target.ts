@@ -115,7 +115,7 @@ const LEVEL_OPTS: Record<number, string[]> = {
     'TCP_INFO',
     'TCP_INQ',
   ],
-  0: ['IP_BIND_ADDRESS_NO_PORT', 'IP_LOCAL_PORT_RANGE'],
+  0: ['IP_BIND_ADDRESS_NO_PORT', 'IP_LOCAL_PORT_RANGE', 'IP_TOS', 'IP_MTU_DISCOVER'],
   41: ['IPV6_V6ONLY'],
 };
 

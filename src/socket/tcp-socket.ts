@@ -84,6 +84,8 @@ export type TcpSockOpt =
   | 'TCP_INQ'
   | 'IP_BIND_ADDRESS_NO_PORT'
   | 'IP_LOCAL_PORT_RANGE'
+  | 'IP_TOS'
+  | 'IP_MTU_DISCOVER'
   | 'IPV6_V6ONLY';
 
 export interface Linger {
@@ -652,6 +654,15 @@ export class TcpSocket implements TcbOwner {
           if (t.cc !== null && t.cc.name !== String(value) && t.state === TcpState.CLOSED) t.cc = null;
           return;
         }
+        case 'IP_TOS':
+          // Linux do_ip_setsockopt: on a stream socket the ECN bits stay TCP's
+          t.ipTos = n & 0xfc;
+          return;
+        case 'IP_MTU_DISCOVER':
+          // IP_PMTUDISC_DONT .. IP_PMTUDISC_OMIT
+          if (n < 0 || n > 5) throw new SysError('EINVAL', 'setsockopt');
+          t.pmtuDisc = n;
+          return;
         case 'IP_BIND_ADDRESS_NO_PORT':
           t.bindAddressNoPort = on;
           return;
@@ -722,6 +733,10 @@ export class TcpSocket implements TcbOwner {
         return t.cc !== null ? t.cc.name : v['net.ipv4.tcp_congestion_control'];
       case 'TCP_INFO':
         return tcpInfo(t, L.now);
+      case 'IP_TOS':
+        return t.ipTos;
+      case 'IP_MTU_DISCOVER':
+        return t.pmtuDisc;
       case 'IP_BIND_ADDRESS_NO_PORT':
         return t.bindAddressNoPort ? 1 : 0;
       case 'IP_LOCAL_PORT_RANGE':
@@ -826,4 +841,6 @@ function copyOptions(from: Tcb, to: Tcb): void {
   to.sndBufLocked = from.sndBufLocked;
   to.rcvBufLocked = from.rcvBufLocked;
   to.synRetries = from.synRetries;
+  to.ipTos = from.ipTos;
+  to.pmtuDisc = from.pmtuDisc;
 }

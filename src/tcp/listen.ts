@@ -98,6 +98,8 @@ function newChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader): Tcb {
   t.rport = h.srcPort;
   t.v6only = l.v6only;
   // Inherited socket options (Linux copies the listener's settings to the child).
+  t.ipTos = l.ipTos;
+  t.pmtuDisc = l.pmtuDisc;
   t.nodelay = l.nodelay;
   t.keepalive = l.keepalive;
   t.keepIdle = l.keepIdle;
@@ -242,6 +244,8 @@ function cookieChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader, mss: number): 
   t.lport = h.dstPort;
   t.raddr = childAddr(l, rx.src);
   t.rport = h.srcPort;
+  t.ipTos = l.ipTos;
+  t.pmtuDisc = l.pmtuDisc;
   t.nodelay = l.nodelay;
   t.keepalive = l.keepalive;
   t.sndBuf = l.sndBuf;

@@ -245,7 +245,15 @@ export function sendSegment(
       ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, total)
       : pseudoSumV6(laddr, raddr, IPPROTO_TCP, total);
   tcpFillChecksum(buf, off, total, ps);
-  L.outOpts.tos = tos;
+  if (laddr.length === 4) {
+    // IPv4: IP_TOS's DSCP bits; DF unless IP_MTU_DISCOVER says otherwise (Linux
+    // ip_dont_fragment: IP_PMTUDISC_WANT or _DO)
+    L.outOpts.tos = tos | t.ipTos;
+    L.outOpts.df = t.pmtuDisc === 1 || t.pmtuDisc === 2;
+  } else {
+    L.outOpts.tos = tos;
+    L.outOpts.df = true;
+  }
   const err = L.host.ip.output(buf, off, total, IPPROTO_TCP, laddr, raddr, L.outOpts);
   L.inc(L.c.TcpOutSegs);
   t.segsOut++;
@@ -344,6 +352,7 @@ export function sendReset(
       : pseudoSumV6(laddr, raddr, IPPROTO_TCP, hlen);
   tcpFillChecksum(buf, off, hlen, ps);
   L.outOpts.tos = 0;
+  L.outOpts.df = true;
   L.host.ip.output(buf, off, hlen, IPPROTO_TCP, laddr, raddr, L.outOpts);
   L.inc(L.c.TcpOutSegs);
   if (flags & RST) L.inc(L.c.TcpOutRsts);

@@ -39,6 +39,9 @@ export class Tcb {
   reusePort = false;
   bindAddressNoPort = false;
   localPortRange = 0;
+  /** IP_TOS: the DSCP bits of IPv4 segments (ECN bits are TCP's own); IP_MTU_DISCOVER (IP_PMTUDISC_WANT, 1). */
+  ipTos = 0;
+  pmtuDisc = 1;
   listening = false;
   /** The connection tables' record of this socket (InetSock.inetReg; theirs alone). */
   inetReg: unknown = null;

@@ -279,3 +279,36 @@ test('a SYN-cookie connection of a dual-stack listener from an IPv4 peer is AF_I
   assert.equal(r?.family, 6);
   assert.equal(formatAddr(r?.laddr as IpAddr), `::ffff:${LOCAL}`);
 });
+
+test('IP_TOS sets the DSCP bits of IPv4 segments, IP_MTU_DISCOVER DONT clears DF; accepted sockets inherit both', () => {
+  const h = new Harness();
+  const l = h.socket();
+  assert.equal(l.getsockopt('IP_TOS'), 0);
+  assert.equal(l.getsockopt('IP_MTU_DISCOVER'), 1); // IP_PMTUDISC_WANT
+  l.setsockopt('IP_TOS', 0x23);
+  assert.equal(l.getsockopt('IP_TOS'), 0x20); // the ECN bits stay TCP's (Linux, checked on 6.18)
+  assert.throws(
+    () => l.setsockopt('IP_MTU_DISCOVER', 6),
+    (e) => isSysError(e, 'EINVAL'),
+  );
+  l.bind(LOCAL, 80);
+  l.listen(5);
+  // IPv4 header: byte 1 is the TOS, DF is 0x40 in byte 6
+  const last = () => h.link.frames[h.link.frames.length - 1];
+  h.inject({ flags: 'S', seq: 1000, mss: 1460 });
+  assert.equal(last()[1], 0x20);
+  assert.equal(last()[6] & 0x40, 0x40);
+  const sa = h.one();
+  h.inject({ flags: '.', seq: 1001, ack: sa.seq + 1 });
+  const s = l.accept();
+  assert.equal(s.getsockopt('IP_TOS'), 0x20);
+  s.setsockopt('IP_TOS', 0x10);
+  s.setsockopt('IP_MTU_DISCOVER', 0); // IP_PMTUDISC_DONT
+  s.send(new Uint8Array(100));
+  assert.equal(last()[1], 0x10);
+  assert.equal(last()[6] & 0x40, 0);
+  // a RST sent for no socket is unaffected: DF, TOS 0
+  h.inject({ flags: '.', sport: 40009, seq: 5, ack: 77 });
+  assert.equal(last()[1], 0);
+  assert.equal(last()[6] & 0x40, 0x40);
+});
