@@ -251,6 +251,27 @@ export class TunLink implements Link {
     }
   }
 
+  /**
+   * Sends one IP packet even when it is larger than the MTU: the kernel takes
+   * such a packet from a TUN device (its receive path does not hold packets
+   * to the MTU), which is how packetdrill's big inbound segments arrive. For
+   * test harnesses (the drill kernel target); a Stack's output uses
+   * transmit(). Returns false when the write failed.
+   */
+  transmitOversize(frame: Uint8Array): boolean {
+    if (this.closed || frame.length === 0 || frame.length > 65535) return false;
+    try {
+      if (this.vnetHdr > 0) writevSync(this.fd, [NO_VNET_HDR, frame]);
+      else writeSync(this.fd, frame, 0, frame.length);
+      this.stats.txPackets++;
+      this.stats.txBytes += frame.length;
+      return true;
+    } catch {
+      this.stats.txDropped++;
+      return false;
+    }
+  }
+
   /** Reads what is queued (bounded per turn), hands it over, and re-arms the notifier. */
   private drain(): void {
     if (this.closed) return;

@@ -330,9 +330,15 @@ export class KernelTarget implements Target {
 
   async inject(bytes: Uint8Array): Promise<void> {
     if (!this.tun) throw new SysError('EBADF', 'inject', 'kernel target not started');
-    if (bytes.length > this.tun.mtu)
-      throw new SysError('EMSGSIZE', 'inject', `${bytes.length} > MTU ${this.tun.mtu}`);
-    this.tun.transmit(bytes);
+    if (bytes.length <= this.tun.mtu) this.tun.transmit(bytes);
+    // Inbound segments above the MTU (common in upstream scripts, written for
+    // packetdrill's TUN) go in whole: the kernel takes them from a TUN device.
+    else if (!this.tun.transmitOversize(bytes))
+      throw new SysError(
+        'EMSGSIZE',
+        'inject',
+        `${bytes.length} bytes (MTU ${this.tun.mtu}) not taken by the TUN device`,
+      );
   }
 
   async settle(): Promise<void> {
