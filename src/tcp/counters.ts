@@ -56,6 +56,7 @@ const NAMES = [
   'TcpExtTCPDSACKIgnoredNoUndo',
   'TcpExtTCPDSACKIgnoredOld',
   'TcpExtTCPDSACKUndo',
+  'TcpExtTCPFullUndo',
   'TcpExtTCPSACKDiscard',
   'TcpExtDelayedACKLost',
   'TcpExtTCPSackRecovery',

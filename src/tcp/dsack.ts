@@ -21,6 +21,7 @@
 import { seqGt, seqLt, seqSub } from '../wire/seq.js';
 import { enterQuickAck, MAX_QUICKACKS, sendAck } from './output.js';
 import { DSACK_NONE, DSACK_OLD, dsackKind, dsackSegs } from './recovery/dsack.js';
+import { DSACK_NO_UNDO, DSACK_OLD_IGNORED } from './recovery/types.js';
 import type { Tcb } from './tcb.js';
 import type { TcpLayer } from './tcp.js';
 
@@ -101,10 +102,18 @@ export const DSACK_TLP = 2;
  * TcpExtTCPDSACKOfoRecv inside the second block; then
  * TcpExtTCPDSACKIgnoredDubious, or TcpExtTCPDSACKRecvSegs with the
  * segments it covers) and say whether it was believed and whether it
- * reports the loss probe. The recovery module leaves the block out of its
- * scoreboard itself.
+ * reports the loss probe. A believed one goes to the recovery module
+ * (`onDsack`, for undo), which leaves the block out of its scoreboard
+ * itself. `priorUna`: snd_una before this ACK.
  */
-export function dsackReceived(L: TcpLayer, t: Tcb, blocks: Uint32Array, count: number, ack: number): number {
+export function dsackReceived(
+  L: TcpLayer,
+  t: Tcb,
+  blocks: Uint32Array,
+  count: number,
+  ack: number,
+  priorUna: number,
+): number {
   const kind = dsackKind(blocks, count, ack);
   if (kind === DSACK_NONE) return 0;
   const c = L.c;
@@ -129,5 +138,13 @@ export function dsackReceived(L: TcpLayer, t: Tcb, blocks: Uint32Array, count: n
     return flags;
   }
   L.inc(c.TcpExtTCPDSACKRecvSegs, segs);
+  if (t.rec !== null) {
+    const v = t.rec.onDsack(start, end, segs, priorUna, ack);
+    // Linux judges the block only with data outstanding (tcp_sacktag_write_queue).
+    if (seqGt(t.sndNxt, priorUna)) {
+      if (v === DSACK_NO_UNDO) L.inc(c.TcpExtTCPDSACKIgnoredNoUndo);
+      else if (v === DSACK_OLD_IGNORED) L.inc(c.TcpExtTCPDSACKIgnoredOld);
+    }
+  }
   return flags | DSACK_SEEN;
 }

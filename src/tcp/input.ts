@@ -50,6 +50,7 @@ import {
 } from './output.js';
 import { truesizeOf } from './rcv-mem.js';
 import { growWindow, measureScalingRatio, rcvRttMeasure } from './rcv-space.js';
+import { UNDO_DSACK, UNDO_FULL } from './recovery/types.js';
 import { LINUX_JIFFY_MS } from './rtt.js';
 import { ACK, ECE, FIN, RST, SYN, TcpState, URG } from './state.js';
 import type { Tcb } from './tcb.js';
@@ -404,7 +405,7 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
   // SACK blocks go to the recovery module on any ACK (RFC 6675: new SACK information counts like a duplicate).
   const sacks = t.sackOk ? h.sackCount : 0;
   // A D-SACK (RFC 2883) is counted and recognised here; the recovery module leaves it out of its scoreboard.
-  const dflags = sacks > 0 ? dsackReceived(L, t, h.sackBlocks, sacks, ack) : 0;
+  const dflags = sacks > 0 ? dsackReceived(L, t, h.sackBlocks, sacks, ack, prior) : 0;
   let newSack = false;
   // ECN echo (RFC 3168 §6.1.2): counts only with data in flight before this ACK (Linux tcp_ack).
   const ecn = (t.ecnFlags & ECN_OK) !== 0;
@@ -433,11 +434,15 @@ function processAck(L: TcpLayer, t: Tcb, h: TcpHeader): number {
       act.exited = false;
       act.newlySacked = 0;
       act.sackDiscarded = 0;
+      act.undo = 0;
       if (ecn) ecnBeforeAck(t);
       rec.onAck(ev, act);
       if (ecn) ecnAfterAck(L, t, ev, act, ece);
       newSack = act.newlySacked > 0;
       if (act.sackDiscarded > 0) L.inc(L.c.TcpExtTCPSACKDiscard, act.sackDiscarded);
+      // A needless reduction undone by D-SACKs (RFC 2883 §5).
+      if (act.undo === UNDO_DSACK) L.inc(L.c.TcpExtTCPDSACKUndo);
+      else if (act.undo === UNDO_FULL) L.inc(L.c.TcpExtTCPFullUndo);
       if (act.entered) {
         // Linux tcp_enter_recovery: TCPSackRecovery when SACK was negotiated.
         L.inc(t.sackOk ? L.c.TcpExtTCPSackRecovery : L.c.TcpExtTCPRenoRecovery);

@@ -38,7 +38,7 @@
 import { seqAdd, seqGeq, seqGt, seqLt, seqSub } from '../../wire/seq.js';
 import { type AckEvent, CaState, type CongestionControl } from '../congestion/types.js';
 import { probeReduction, rtoStartsNewEpisode } from './loss-episode.js';
-import type { LossRecovery, RecoveryAction } from './types.js';
+import { DSACK_VALID, type LossRecovery, type RecoveryAction } from './types.js';
 
 export class NewReno implements LossRecovery {
   readonly name = 'newreno';
@@ -74,6 +74,7 @@ export class NewReno implements LossRecovery {
     out.exited = false;
     out.newlySacked = 0;
     out.sackDiscarded = 0;
+    out.undo = 0;
     const cc = this.cc;
     if (ev.rttMs >= 0 && cc.onRttSample) cc.onRttSample(ev.rttMs, ev);
 
@@ -170,6 +171,11 @@ export class NewReno implements LossRecovery {
     this.highRxt = sndUna;
     this.dupAcks = 0;
     this.cc.onRto(inFlightSegs, recompute, now);
+  }
+
+  /** Without SACK there is no D-SACK: nothing to undo with. */
+  onDsack(_start: number, _end: number, _segs: number, _priorUna: number, _ack: number): number {
+    return DSACK_VALID;
   }
 
   onProbeRepairedLoss(inFlightSegs: number, _now: number): void {

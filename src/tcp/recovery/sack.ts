@@ -39,10 +39,18 @@
  * RACK (RFC 8985) where this relies on the RTO.
  */
 import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqSub } from '../../wire/seq.js';
-import { type AckEvent, CaState, type CongestionControl } from '../congestion/types.js';
+import { type AckEvent, CaState, type CongestionControl, currentSsthresh } from '../congestion/types.js';
 import { DSACK_NONE, dsackKind } from './dsack.js';
 import { probeReduction, rtoStartsNewEpisode } from './loss-episode.js';
-import type { LossRecovery, RecoveryAction } from './types.js';
+import {
+  DSACK_NO_UNDO,
+  DSACK_OLD_IGNORED,
+  DSACK_VALID,
+  type LossRecovery,
+  type RecoveryAction,
+  UNDO_DSACK,
+  UNDO_FULL,
+} from './types.js';
 
 /** Most SACKed ranges remembered (a peer can send at most 4 blocks per ACK; holes beyond this are rare). */
 export const MAX_RANGES = 64;
@@ -74,6 +82,17 @@ export class SackRecovery implements LossRecovery {
   private recoverFS = 0;
   private nxtAtEntry = 0;
   private rtxSinceEntry = 0;
+  // Undo (RFC 2883 §5, as Linux): where the episode began (undo_marker),
+  // its retransmissions not yet reported as duplicates (undo_retrans; -1:
+  // none yet, 0: all were, so the reduction was needless), and the window
+  // before it.
+  private undoSet = false;
+  private undoMarker = 0;
+  private undoRetrans = -1;
+  private priorCwnd = 0;
+  private priorSsthresh = 0;
+  /** Segments the coming ACK's D-SACK reported (Linux counts them as delivered). */
+  private dsackSegs = 0;
 
   constructor(cc: CongestionControl, dupThresh = 3) {
     this.cc = cc;
@@ -87,6 +106,7 @@ export class SackRecovery implements LossRecovery {
     this.dupAcks = 0;
     this.count = 0;
     this.rtoUna = -1;
+    this.undoSet = false;
   }
 
   /** Bytes SACKed in all. */
@@ -191,6 +211,7 @@ export class SackRecovery implements LossRecovery {
     out.exited = false;
     out.newlySacked = 0;
     out.sackDiscarded = 0;
+    out.undo = 0;
     const cc = this.cc;
     if (ev.mss > 0) this.mss = ev.mss;
     if (ev.rttMs >= 0 && cc.onRttSample) cc.onRttSample(ev.rttMs, ev);
@@ -219,7 +240,9 @@ export class SackRecovery implements LossRecovery {
     // RFC 6937 DeliveredData: what this ACK newly told us arrived. Data
     // SACKed earlier and now covered by the cumulative ACK counts once, when
     // it was SACKed (Linux's acked_sacked, which also feeds cwnd growth).
-    const delivered = ev.ackedBytes - (sackedPrior - before) + newlySacked;
+    // A D-SACK reports a spurious retransmission delivered (Linux tcp_dsack_seen).
+    const delivered = ev.ackedBytes - (sackedPrior - before) + newlySacked + this.dsackSegs * this.mss;
+    this.dsackSegs = 0;
 
     if (ev.ackedBytes > 0) {
       this.rtoUna = -1;
@@ -233,8 +256,14 @@ export class SackRecovery implements LossRecovery {
             this.dupAcks = 0;
             cc.onExitRecovery(ev.now);
             out.exited = true;
+            // Every retransmission came back as a duplicate: undo the whole reduction.
+            if (this.undoSet && this.undoRetrans === 0) this.undo(out, UNDO_FULL);
             this.grow(ev, delivered);
-          } else this.prr(ev, delivered);
+          } else {
+            this.prr(ev, delivered);
+            // Undone, recovery is over: the ACK counts for growth as in Open (Linux tcp_cong_control).
+            if (this.tryUndoDsack(out)) this.grow(ev, delivered);
+          }
           return;
         case CaState.Loss:
           this.grow(ev, delivered);
@@ -247,6 +276,8 @@ export class SackRecovery implements LossRecovery {
         default:
           this.dupAcks = 0;
           this.caState = this.count > 0 ? CaState.Disorder : CaState.Open;
+          // A late D-SACK may still show the last reduction was needless.
+          this.tryUndoDsack(out);
           this.grow(ev, delivered);
           // New data ACKed, yet the next hole may already be lost.
           if (this.count > 0 && seqGt(this.lossEdge(una), una) && seqGeq(una, this.recover))
@@ -259,9 +290,11 @@ export class SackRecovery implements LossRecovery {
     if (dup || newlySacked > 0) this.dupAcks++;
     if (this.caState === CaState.Recovery) {
       this.prr(ev, newlySacked);
+      this.tryUndoDsack(out);
       return;
     }
     if (this.caState === CaState.Loss) return;
+    this.tryUndoDsack(out);
     if (this.count === 0 && !dup) return;
     this.caState = CaState.Disorder;
     const lost = this.count > 0 && seqGt(this.lossEdge(una), una);
@@ -271,6 +304,7 @@ export class SackRecovery implements LossRecovery {
 
   private enter(ev: AckEvent, out: RecoveryAction, delivered: number): void {
     const cc = this.cc;
+    this.initUndo(ev.ack);
     this.recover = ev.sndNxt;
     cc.ssthresh = cc.ssthreshOnLoss(ev.inFlightSegs);
     this.caState = CaState.Recovery;
@@ -324,6 +358,7 @@ export class SackRecovery implements LossRecovery {
     // reneged on what it SACKed; resend everything.
     if (this.rtoUna === sndUna) this.count = 0;
     this.rtoUna = sndUna;
+    if (recompute) this.initUndo(sndUna);
     this.caState = CaState.Loss;
     this.recover = sndNxt;
     this.highRxt = sndUna;
@@ -335,8 +370,58 @@ export class SackRecovery implements LossRecovery {
     probeReduction(this.cc, inFlightSegs);
   }
 
+  /** Linux tcp_init_undo with the window to go back to (prior_cwnd, tcp_current_ssthresh). */
+  private initUndo(sndUna: number): void {
+    this.undoSet = true;
+    this.undoMarker = sndUna;
+    this.undoRetrans = -1;
+    this.priorCwnd = this.cc.cwnd;
+    this.priorSsthresh = currentSsthresh(this.cc);
+  }
+
+  /** Linux tcp_try_undo_dsack: in Recovery, Disorder or Open, once every retransmission was a duplicate. */
+  private tryUndoDsack(out: RecoveryAction): boolean {
+    if (!this.undoSet || this.undoRetrans !== 0) return false;
+    this.undo(out, UNDO_DSACK);
+    // Linux tcp_try_to_open: leave recovery; Disorder while SACKed data remains.
+    if (this.caState === CaState.Recovery) {
+      this.caState = this.count > 0 ? CaState.Disorder : CaState.Open;
+      this.dupAcks = 0;
+      out.exited = true;
+    }
+    return true;
+  }
+
+  /** Linux tcp_undo_cwnd_reduction: back to the window before the episode (Reno's undo_cwnd: the larger cwnd). */
+  private undo(out: RecoveryAction, kind: number): void {
+    const cc = this.cc;
+    cc.cwnd = Math.min(Math.max(cc.cwnd, this.priorCwnd), cc.cwndClamp);
+    if (this.priorSsthresh > cc.ssthresh) cc.ssthresh = this.priorSsthresh;
+    this.undoSet = false;
+    out.undo = kind;
+  }
+
+  onDsack(start: number, end: number, segs: number, priorUna: number, ack: number): number {
+    this.dsackSegs += segs;
+    // Each duplicate of a segment retransmitted in the episode takes one
+    // off the count (Linux: below the old snd_una by range, above it per
+    // retransmitted segment; here, data below HighRxt was retransmitted).
+    if (this.undoSet && this.undoRetrans > 0 && seqGt(end, this.undoMarker)) {
+      if (!seqGt(end, priorUna) || !seqGt(end, this.highRxt)) {
+        this.undoRetrans = Math.max(0, this.undoRetrans - segs);
+      }
+    }
+    // Linux tcp_is_sackblock_valid for a D-SACK (for its Ignored counters).
+    if (seqGt(start, ack)) return DSACK_VALID;
+    if (!this.undoSet) return DSACK_NO_UNDO;
+    if (seqGt(end, ack) || !seqGt(end, this.undoMarker)) return DSACK_OLD_IGNORED;
+    return DSACK_VALID;
+  }
+
   onRetransmit(seq: number, len: number): void {
     const end = seqAdd(seq, len);
+    // A retransmission in the episode may come back as a duplicate later.
+    if (this.undoSet) this.undoRetrans = Math.max(this.undoRetrans, 0) + Math.ceil(len / this.mss);
     if (seqGt(end, this.highRxt)) this.highRxt = end;
     if (this.caState === CaState.Recovery) this.rtxSinceEntry += len;
   }

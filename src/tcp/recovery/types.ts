@@ -40,10 +40,32 @@ export interface RecoveryAction {
   newlySacked: number;
   /** SACK blocks of this ACK discarded as invalid (TcpExtTCPSACKDiscard). */
   sackDiscarded: number;
+  /** The window reduction was undone: UNDO_DSACK (TcpExtTCPDSACKUndo) or UNDO_FULL (TcpExtTCPFullUndo); else 0. */
+  undo: number;
 }
 
+/** `RecoveryAction.undo`: every retransmission of the episode was reported as a duplicate (RFC 2883 §5). */
+export const UNDO_DSACK = 1;
+/** `RecoveryAction.undo`: the same, found when recovery ended (Linux tcp_try_undo_recovery). */
+export const UNDO_FULL = 2;
+
+/** `LossRecovery.onDsack` verdicts on the block (Linux tcp_is_sackblock_valid for a D-SACK). */
+export const DSACK_VALID = 0;
+/** Below snd_una with no episode to undo (TcpExtTCPDSACKIgnoredNoUndo). */
+export const DSACK_NO_UNDO = 1;
+/** Older than the episode, or reaching above snd_una (TcpExtTCPDSACKIgnoredOld). */
+export const DSACK_OLD_IGNORED = 2;
+
 export function newRecoveryAction(): RecoveryAction {
-  return { retransmitSeq: -1, restartRto: false, entered: false, exited: false, newlySacked: 0, sackDiscarded: 0 };
+  return {
+    retransmitSeq: -1,
+    restartRto: false,
+    entered: false,
+    exited: false,
+    newlySacked: 0,
+    sackDiscarded: 0,
+    undo: 0,
+  };
 }
 
 export interface LossRecovery {
@@ -75,6 +97,14 @@ export interface LossRecovery {
    * cwnd = ssthresh, without entering recovery.
    */
   onProbeRepairedLoss(inFlightSegs: number, now: number): void;
+  /**
+   * The ACK about to be passed to `onAck` carries a believable D-SACK
+   * [start, end) of `segs` segments (RFC 2883; the core checked it, see
+   * src/tcp/dsack.ts). `priorUna`: snd_una before this ACK. The module may
+   * use it to undo a needless window reduction; returns DSACK_VALID, or why
+   * Linux would ignore the block.
+   */
+  onDsack(start: number, end: number, segs: number, priorUna: number, ack: number): number;
   /** The core retransmitted `len` bytes at `seq`. */
   onRetransmit(seq: number, len: number): void;
   /** Segments that may be in flight now: cwnd plus any limited-transmit allowance (RFC 3042). */

@@ -6,11 +6,23 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import fc from 'fast-check';
-import { type AckEvent, CaState, newAckEvent } from '../../../src/tcp/congestion/types.js';
 import { Reno } from '../../../src/tcp/congestion/reno.js';
+import {
+  type AckEvent,
+  CaState,
+  newAckEvent,
+  TCP_INFINITE_SSTHRESH,
+} from '../../../src/tcp/congestion/types.js';
 import { DSACK_NONE, DSACK_OFO, DSACK_OLD, dsackKind, dsackSegs } from '../../../src/tcp/recovery/dsack.js';
 import { SackRecovery } from '../../../src/tcp/recovery/sack.js';
-import { newRecoveryAction } from '../../../src/tcp/recovery/types.js';
+import {
+  DSACK_NO_UNDO,
+  DSACK_OLD_IGNORED,
+  DSACK_VALID,
+  newRecoveryAction,
+  UNDO_DSACK,
+  UNDO_FULL,
+} from '../../../src/tcp/recovery/types.js';
 
 const b = (...v: number[]) => Uint32Array.from(v.map((x) => x >>> 0));
 
@@ -40,14 +52,18 @@ test('the rules hold across sequence-number wrap-around', () => {
   assert.equal(dsackKind(b(0xffff_ff00, 0x80), 1, ack), DSACK_OLD);
   assert.equal(dsackKind(b(0x200, 0x300, 0xffff_fff0, 0x400), 2, ack), DSACK_OFO);
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: 1, max: 1 << 20 }), (base, len) => {
-      const ack = (base + 2 * len) >>> 0;
-      return (
-        dsackKind(b(base, base + len), 1, ack) === DSACK_OLD &&
-        dsackKind(b(ack + len, ack + 2 * len, ack, ack + 3 * len), 2, ack) === DSACK_OFO &&
-        dsackKind(b(ack, ack + len), 1, ack) === DSACK_NONE
-      );
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 0xffff_ffff }),
+      fc.integer({ min: 1, max: 1 << 20 }),
+      (base, len) => {
+        const ack = (base + 2 * len) >>> 0;
+        return (
+          dsackKind(b(base, base + len), 1, ack) === DSACK_OLD &&
+          dsackKind(b(ack + len, ack + 2 * len, ack, ack + 3 * len), 2, ack) === DSACK_OFO &&
+          dsackKind(b(ack, ack + len), 1, ack) === DSACK_NONE
+        );
+      },
+    ),
   );
 });
 
@@ -70,7 +86,14 @@ function sender(n: number) {
   const rec = new SackRecovery(cc, 3);
   const una = (ISS + 1) >>> 0;
   rec.init(una, 0);
-  const st = { cc, rec, una, nxt: (una + n * MSS) >>> 0, ev: newAckEvent() as AckEvent, act: newRecoveryAction() };
+  const st = {
+    cc,
+    rec,
+    una,
+    nxt: (una + n * MSS) >>> 0,
+    ev: newAckEvent() as AckEvent,
+    act: newRecoveryAction(),
+  };
   const seg = (i: number) => (una + i * MSS) >>> 0;
   const ack = (a: number, blocks: number[]) => {
     const ev = st.ev;
@@ -132,4 +155,53 @@ test('SACK recovery: a first block straddling the ACK is a D-SACK, kept out of t
   assert.equal(a.sackDiscarded, 1);
   assert.equal(st.rec.count, 1);
   assert.deepEqual([st.rec.sStart[0], st.rec.sEnd[0]], [seg(6), seg(7)]);
+});
+
+/** Three SACKed segments above a hole: recovery, the head retransmitted. */
+function inRecovery() {
+  const s = sender(6);
+  const { st, seg, ack } = s;
+  ack(seg(0), [seg(1), seg(4)]);
+  assert.equal(st.rec.caState, CaState.Recovery);
+  st.rec.onRetransmit(seg(0), MSS);
+  return s;
+}
+
+test('undo (RFC 2883 §5): once every retransmission of the episode is reported as a duplicate', () => {
+  const { st, seg, ack } = inRecovery();
+  assert.equal(st.cc.ssthresh, 5);
+  // The original head arrived late; the peer D-SACKs our retransmission.
+  assert.equal(st.rec.onDsack(seg(0), seg(1), 1, seg(0), seg(4)), 0);
+  const a = ack(seg(4), [seg(0), seg(1)]);
+  assert.equal(a.undo, UNDO_DSACK);
+  assert.equal(st.rec.caState, CaState.Open);
+  assert.equal(st.cc.ssthresh, TCP_INFINITE_SSTHRESH);
+  assert.ok(st.cc.cwnd >= 10);
+});
+
+test('no undo while some retransmission is unaccounted for; full undo when recovery ends with none left', () => {
+  const { st, seg, ack } = inRecovery();
+  st.rec.onRetransmit(seg(4), MSS); // a second one
+  st.rec.onDsack(seg(0), seg(1), 1, seg(0), seg(4));
+  let a = ack(seg(4), [seg(0), seg(1)]);
+  assert.equal(a.undo, 0);
+  assert.equal(st.rec.caState, CaState.Recovery);
+  assert.equal(st.cc.ssthresh, 5);
+  // The second comes back as a duplicate too, with the ACK that ends recovery.
+  st.rec.onDsack(seg(4), seg(5), 1, seg(4), seg(6));
+  a = ack(seg(6), [seg(4), seg(5)]);
+  assert.equal(a.exited, true);
+  assert.equal(a.undo, UNDO_FULL);
+  assert.equal(st.cc.ssthresh, TCP_INFINITE_SSTHRESH);
+});
+
+test('onDsack verdicts as Linux judges a D-SACK block: no episode, older than it, or straddling the ACK', () => {
+  const { st, seg } = sender(6);
+  assert.equal(st.rec.onDsack(seg(0) - MSS, seg(0), 1, seg(0), seg(0)), DSACK_NO_UNDO);
+  // Above the ACK: always a valid block.
+  assert.equal(st.rec.onDsack(seg(2), seg(3), 1, seg(0), seg(0)), DSACK_VALID);
+  const r = inRecovery();
+  assert.equal(r.st.rec.onDsack(seg(0) - 2 * MSS, seg(0) - MSS, 1, seg(0), seg(4)), DSACK_OLD_IGNORED);
+  assert.equal(r.st.rec.onDsack(seg(0), seg(5), 5, seg(0), seg(4)), DSACK_OLD_IGNORED);
+  assert.equal(r.st.rec.onDsack(seg(0), seg(1), 1, seg(0), seg(4)), DSACK_VALID);
 });
