@@ -344,11 +344,16 @@ export class SackRecovery implements LossRecovery {
     if (pipe > ssthresh) {
       sndcnt = Math.ceil((this.prrDelivered * ssthresh) / this.recoverFS) - prrOut;
     } else {
-      // Slow-start reduction bound.
-      const limit = Math.max(this.prrDelivered - prrOut, delivered) + mss;
+      // Slow-start reduction bound, as Linux 6.x tcp_cwnd_reduction: one
+      // segment more only on an ACK that moved snd_una (PRR-SSRB), else
+      // what was delivered (PRR-CRB).
+      let limit = Math.max(this.prrDelivered - prrOut, delivered);
+      if (ev.ackedBytes > 0) limit += mss;
       sndcnt = Math.min(ssthresh - pipe, limit);
     }
     if (sndcnt < 0) sndcnt = 0;
+    // The fast retransmit always goes (Linux: at least one segment while nothing was sent).
+    if (prrOut === 0 && sndcnt < mss) sndcnt = mss;
     cc.cwnd = Math.max(1, Math.min(Math.ceil((pipe + sndcnt) / mss), cc.cwndClamp));
   }
 

@@ -355,3 +355,15 @@ test('property: scoreboard sorted, disjoint and inside (snd_una, snd_nxt]; pipe 
     }),
   );
 });
+
+test('PRR on entry with pipe below ssthresh: the retransmission only, no extra segment (Linux 6.x PRR-CRB)', () => {
+  const s = new Sender();
+  s.send(6);
+  s.ack(s.una, [[1, 2]]);
+  s.ack(s.una, [[1, 3]]);
+  const a = s.ack(s.una, [[1, 4]]);
+  assert.equal(a.entered, true);
+  // pipe = 6 out − 3 SACKed − 1 lost = 2 segments; ssthresh 5: cwnd = pipe + 1 (the fast retransmit).
+  assert.equal(s.cc.ssthresh, 5);
+  assert.equal(s.cc.cwnd, 3);
+});
