@@ -116,7 +116,7 @@ const LEVEL_OPTS: Record<number, string[]> = {
     'TCP_INQ',
   ],
   0: ['IP_BIND_ADDRESS_NO_PORT', 'IP_LOCAL_PORT_RANGE', 'IP_TOS', 'IP_MTU_DISCOVER'],
-  41: ['IPV6_V6ONLY'],
+  41: ['IPV6_V6ONLY', 'IPV6_TCLASS'],
 };
 
 /** Every symbol of LEVEL_OPTS: a script may name the option instead of giving its number. */

@@ -86,6 +86,7 @@ export type TcpSockOpt =
   | 'IP_LOCAL_PORT_RANGE'
   | 'IP_TOS'
   | 'IP_MTU_DISCOVER'
+  | 'IPV6_TCLASS'
   | 'IPV6_V6ONLY';
 
 export interface Linger {
@@ -658,6 +659,12 @@ export class TcpSocket implements TcbOwner {
           // Linux do_ip_setsockopt: on a stream socket the ECN bits stay TCP's
           t.ipTos = n & 0xfc;
           return;
+        case 'IPV6_TCLASS':
+          if (this.family !== 6) throw new SysError('ENOPROTOOPT', 'setsockopt');
+          // -1: the default (0); as with IP_TOS the ECN bits stay TCP's
+          if (n < -1 || n > 255) throw new SysError('EINVAL', 'setsockopt');
+          t.tclass = n < 0 ? 0 : n & 0xfc;
+          return;
         case 'IP_MTU_DISCOVER':
           // IP_PMTUDISC_DONT .. IP_PMTUDISC_OMIT
           if (n < 0 || n > 5) throw new SysError('EINVAL', 'setsockopt');
@@ -737,6 +744,9 @@ export class TcpSocket implements TcbOwner {
         return t.ipTos;
       case 'IP_MTU_DISCOVER':
         return t.pmtuDisc;
+      case 'IPV6_TCLASS':
+        if (this.family !== 6) throw new SysError('ENOPROTOOPT', 'getsockopt');
+        return t.tclass;
       case 'IP_BIND_ADDRESS_NO_PORT':
         return t.bindAddressNoPort ? 1 : 0;
       case 'IP_LOCAL_PORT_RANGE':
@@ -843,4 +853,5 @@ function copyOptions(from: Tcb, to: Tcb): void {
   to.synRetries = from.synRetries;
   to.ipTos = from.ipTos;
   to.pmtuDisc = from.pmtuDisc;
+  to.tclass = from.tclass;
 }

@@ -100,6 +100,7 @@ function newChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader): Tcb {
   // Inherited socket options (Linux copies the listener's settings to the child).
   t.ipTos = l.ipTos;
   t.pmtuDisc = l.pmtuDisc;
+  t.tclass = l.tclass;
   t.nodelay = l.nodelay;
   t.keepalive = l.keepalive;
   t.keepIdle = l.keepIdle;
@@ -246,6 +247,7 @@ function cookieChild(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader, mss: number): 
   t.rport = h.srcPort;
   t.ipTos = l.ipTos;
   t.pmtuDisc = l.pmtuDisc;
+  t.tclass = l.tclass;
   t.nodelay = l.nodelay;
   t.keepalive = l.keepalive;
   t.sndBuf = l.sndBuf;

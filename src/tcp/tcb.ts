@@ -42,6 +42,8 @@ export class Tcb {
   /** IP_TOS: the DSCP bits of IPv4 segments (ECN bits are TCP's own); IP_MTU_DISCOVER (IP_PMTUDISC_WANT, 1). */
   ipTos = 0;
   pmtuDisc = 1;
+  /** IPV6_TCLASS: the traffic class of IPv6 segments (ECN bits are TCP's own). */
+  tclass = 0;
   listening = false;
   /** The connection tables' record of this socket (InetSock.inetReg; theirs alone). */
   inetReg: unknown = null;
