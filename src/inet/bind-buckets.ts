@@ -61,7 +61,11 @@ export class AddrSlot {
   /** Owner counts by kind (K_* bits). */
   readonly counts = new Int32Array(16);
   total = 0;
-  constructor(readonly bound: BoundAddr) {}
+  /** Changes only while the slot is empty and being reused (BindBucket.spare). */
+  bound: BoundAddr;
+  constructor(bound: BoundAddr) {
+    this.bound = bound;
+  }
 }
 
 export class BindBucket {
@@ -71,11 +75,21 @@ export class BindBucket {
   readonly slots: AddrSlot[] = [];
   /** Owners (full sockets and TIME_WAIT entries) across all addresses. */
   owners = 0;
-  constructor(
-    readonly port: number,
-    fastreuse: number,
-    fastreuseport: number,
-  ) {
+  /** The last slot that emptied, kept for the next address (all its counts are 0). */
+  private spare: AddrSlot | null = null;
+  port: number;
+  constructor(port: number, fastreuse: number, fastreuseport: number) {
+    this.port = port;
+    this.fastreuse = fastreuse;
+    this.fastreuseport = fastreuseport;
+  }
+
+  /**
+   * Make an empty bucket (no owners, no slots) new for `port`: InetTables
+   * reuses the buckets connect() creates and drops once per connection.
+   */
+  reset(port: number, fastreuse: number, fastreuseport: number): void {
+    this.port = port;
     this.fastreuse = fastreuse;
     this.fastreuseport = fastreuseport;
   }
@@ -83,7 +97,11 @@ export class BindBucket {
   slotFor(b: BoundAddr, create: boolean): AddrSlot | null {
     for (const s of this.slots) if (sameBound(s.bound, b)) return s;
     if (!create) return null;
-    const s = new AddrSlot(b);
+    let s = this.spare;
+    if (s !== null) {
+      this.spare = null;
+      s.bound = b;
+    } else s = new AddrSlot(b);
     this.slots.push(s);
     return s;
   }
@@ -102,7 +120,10 @@ export class BindBucket {
       s.counts[kind]--;
       s.total--;
       this.owners--;
-      if (s.total === 0) this.slots.splice(this.slots.indexOf(s), 1);
+      if (s.total === 0) {
+        this.slots.splice(this.slots.indexOf(s), 1);
+        this.spare = s;
+      }
     }
     return this.owners === 0;
   }

@@ -430,7 +430,7 @@ export class InetTables<S extends InetSock> {
     this.host.counters.inc(timeout <= 4000 ? this.cTWKilled : this.cTW);
     let b = this.buckets[e.lport];
     if (b === undefined) {
-      b = new BindBucket(e.lport, -1, -1);
+      b = this.newBucket(e.lport, -1, -1);
       this.buckets[e.lport] = b;
     }
     if (e.active) this.destTw.add(e.laddr, e.lport, e.raddr, e.rport, Math.floor(now));
@@ -470,8 +470,8 @@ export class InetTables<S extends InetSock> {
     let b = this.buckets[port];
     if (b === undefined) {
       b = byConnect
-        ? new BindBucket(port, -1, -1)
-        : new BindBucket(port, sock.reuseAddr && !sock.listening ? 1 : 0, sock.reusePort ? 1 : 0);
+        ? this.newBucket(port, -1, -1)
+        : this.newBucket(port, sock.reuseAddr && !sock.listening ? 1 : 0, sock.reusePort ? 1 : 0);
       this.buckets[port] = b;
     } else if (!byConnect) {
       // inet_csk_update_fastreuse: a newcomer without SO_REUSEADDR turns the fast path off;
@@ -491,8 +491,22 @@ export class InetTables<S extends InetSock> {
   }
 
   private release(b: BindBucket, bound: BoundAddr, kind: number): void {
-    if (b.sub(bound, kind) && this.buckets[b.port] === b) this.buckets[b.port] = undefined;
+    if (b.sub(bound, kind) && this.buckets[b.port] === b) {
+      this.buckets[b.port] = undefined;
+      // Nobody refers to an ownerless bucket any more: keep it for the next
+      // port (connect() makes and drops one per connection).
+      if (this.freeBuckets.length < 64) this.freeBuckets.push(b);
+    }
   }
+
+  private newBucket(port: number, fastreuse: number, fastreuseport: number): BindBucket {
+    const b = this.freeBuckets.pop();
+    if (b === undefined) return new BindBucket(port, fastreuse, fastreuseport);
+    b.reset(port, fastreuse, fastreuseport);
+    return b;
+  }
+
+  private readonly freeBuckets: BindBucket[] = [];
 
   /** The bucket of a port, for tests and ss. */
   bucket(port: number): BindBucket | undefined {

@@ -60,6 +60,22 @@ function quickError(code: 'EAGAIN' | 'EINPROGRESS' | 'EALREADY', call: string): 
   return new SysError(code, call);
 }
 
+/**
+ * parseAddr for connect()'s destination, remembering the last string: a
+ * client connects to the same peer again and again. The array is only read
+ * (the tables keep a copy), so handing out the same one is safe.
+ */
+let lastRemote = '';
+let lastRemoteAddr: IpAddr | null = null;
+function parseRemote(s: string): string | IpAddr {
+  if (s === lastRemote && lastRemoteAddr !== null) return lastRemoteAddr;
+  const a = parseAddr(s);
+  if (a === null) return s; // addr() reports EINVAL
+  lastRemote = s;
+  lastRemoteAddr = a;
+  return a;
+}
+
 /** Socket option names accepted by getsockopt/setsockopt (the level is implied by the name). */
 export type TcpSockOpt =
   | 'SO_REUSEADDR'
@@ -252,7 +268,7 @@ export class TcpSocket implements TcbOwner {
   connect(addr: string | IpAddr, port: number): void {
     const t = this.enter('connect');
     try {
-      const a = this.addr(addr, 'connect') as IpAddr;
+      const a = this.addr(typeof addr === 'string' ? parseRemote(addr) : addr, 'connect') as IpAddr;
       if (t.state === TcpState.LISTEN) throw new SysError('EISCONN', 'connect');
       if (this.sstate === SockState.Connected) throw new SysError('EISCONN', 'connect');
       if (this.sstate === SockState.Connecting) {

@@ -105,18 +105,23 @@ export class TcpLayer implements IpHandler, TimerHandler {
 
   // ---------------------------------------------------------------- control blocks
 
-  /** A new control block with buffers sized from tcp_wmem / tcp_rmem and its three timers. */
+  /**
+   * A new control block with buffers sized from tcp_wmem / tcp_rmem. Its
+   * three timer handles are taken from the wheel when first armed (most
+   * connections never arm the keepalive timer, many not the delayed ACK).
+   */
   newTcb(family: 4 | 6): Tcb {
     const v = this.sysctl.v;
     const t = new Tcb(family, v['net.ipv4.tcp_wmem'][1], v['net.ipv4.tcp_rmem'][1], this.bufferPool);
     const id = this.freeIds.length > 0 ? (this.freeIds.pop() as number) : this.byId.length;
     this.byId[id] = t;
     t.id = id;
-    const w = this.host.timers;
-    t.hRtx = w.alloc(this, id);
-    t.hDack = w.alloc(this, id);
-    t.hKeep = w.alloc(this, id);
     return t;
+  }
+
+  /** A wheel handle for one of `t`'s timers (-1 once `t` is freed: arming it then throws, as a freed handle did). */
+  private timerFor(t: Tcb): number {
+    return t.id >= 0 ? this.host.timers.alloc(this, t.id) : -1;
   }
 
   /**
@@ -131,9 +136,9 @@ export class TcpLayer implements IpHandler, TimerHandler {
     t.rcv.clear();
     t.rcv.release();
     const w = this.host.timers;
-    w.free(t.hRtx);
-    w.free(t.hDack);
-    w.free(t.hKeep);
+    if (t.hRtx >= 0) w.free(t.hRtx);
+    if (t.hDack >= 0) w.free(t.hDack);
+    if (t.hKeep >= 0) w.free(t.hKeep);
     t.hRtx = t.hDack = t.hKeep = -1;
     t.rtxDeadline = t.dackDeadline = t.keepDeadline = Infinity;
     this.byId[t.id] = null;
@@ -290,6 +295,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
     t.rtxKind = kind;
     t.rtxArmedAt = this.now;
     t.rtxDeadline = this.now + delay;
+    if (t.hRtx < 0) t.hRtx = this.timerFor(t);
     this.host.timers.arm(t.hRtx, t.rtxDeadline);
   }
 
@@ -302,6 +308,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
 
   armDack(t: Tcb, delay: number): void {
     t.dackDeadline = this.now + delay;
+    if (t.hDack < 0) t.hDack = this.timerFor(t);
     this.host.timers.arm(t.hDack, t.dackDeadline);
   }
 
@@ -313,6 +320,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
 
   armKeep(t: Tcb, delay: number): void {
     t.keepDeadline = this.now + delay;
+    if (t.hKeep < 0) t.hKeep = this.timerFor(t);
     this.host.timers.arm(t.hKeep, t.keepDeadline);
   }
 

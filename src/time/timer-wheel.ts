@@ -70,6 +70,8 @@ export class TimerWheel {
   private i32: Int32Array;
   private readonly handlers: TimerHandler[] = [];
   private readonly handlerIds = new Map<TimerHandler, number>();
+  private lastHandler: TimerHandler | null = null;
+  private lastHandlerId = 0;
   /** Occupancy bitmap per level: bit s set = slot s may be non-empty (cleared lazily). */
   private readonly occ = new Int32Array(LEVELS * WORDS);
   /** Per level: bit w set = word w of occ may be non-zero. */
@@ -125,11 +127,19 @@ export class TimerWheel {
 
   /** A new, unarmed timer. Handles are reused after free(). */
   alloc(handler: TimerHandler, data = 0): number {
-    let hi = this.handlerIds.get(handler);
-    if (hi === undefined) {
-      hi = this.handlers.length;
-      this.handlers.push(handler);
-      this.handlerIds.set(handler, hi);
+    // Owners allocate handle after handle for the same handler (a TCP layer
+    // for each connection): remember the last one instead of a Map lookup.
+    let hi: number | undefined;
+    if (handler === this.lastHandler) hi = this.lastHandlerId;
+    else {
+      hi = this.handlerIds.get(handler);
+      if (hi === undefined) {
+        hi = this.handlers.length;
+        this.handlers.push(handler);
+        this.handlerIds.set(handler, hi);
+      }
+      this.lastHandler = handler;
+      this.lastHandlerId = hi;
     }
     let h: number;
     if (this.freeHead >= 0) {
