@@ -107,6 +107,7 @@ type Filter = (r: SsRow) => boolean;
  */
 export function runSs(argv: string[], rows: SsRow[]): ToolResult {
   let all = false;
+  let listening = false;
   let header = true;
   let timers = false;
   let fam: 4 | 6 | 0 = 0;
@@ -115,6 +116,7 @@ export function runSs(argv: string[], rows: SsRow[]): ToolResult {
     const a = argv[i];
     if (a.startsWith('--')) {
       if (a === '--all') all = true;
+      else if (a === '--listening') listening = true;
       else if (a === '--no-header') header = false;
       else if (a === '--options') timers = true;
       else if (a === '--tcp' || a === '--numeric') {
@@ -124,6 +126,7 @@ export function runSs(argv: string[], rows: SsRow[]): ToolResult {
     if (!a.startsWith('-') || a === '-') break;
     for (const c of a.slice(1)) {
       if (c === 'a') all = true;
+      else if (c === 'l') listening = true;
       else if (c === 'H') header = false;
       else if (c === 'o') timers = true;
       else if (c === '4') fam = 4;
@@ -158,8 +161,11 @@ export function runSs(argv: string[], rows: SsRow[]): ToolResult {
       return { status: 1, stdout: '', stderr: `ss: bad filter expression: ${(e as Error).message}\n` };
     }
   }
-  // Without -a or a state filter ss shows connected sockets (not LISTEN, not closed).
-  const wanted = states ?? new Set(all ? STATE_GROUPS.all : STATE_GROUPS.connected);
+  // Without -a, -l or a state filter ss shows connected sockets (not LISTEN,
+  // not closed); -l shows listening and unconnected ones, -a everything, and
+  // a state filter wins over both (iproute2 6.x, checked).
+  const wanted =
+    states ?? new Set(all ? STATE_GROUPS.all : listening ? ['LISTEN', 'UNCONN'] : STATE_GROUPS.connected);
   for (const s of excluded) wanted.delete(s);
   const selected = rows.filter((r) => wanted.has(r.state) && (fam === 0 || r.family === fam) && filter(r));
   // With exactly one state asked for, ss leaves the State column out.

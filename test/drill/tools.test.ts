@@ -72,6 +72,55 @@ test('ss state filters drop the State column for one state; default hides listen
   assert.equal(runSs(['-tan', 'state', 'bogus'], ROWS).status, 1);
 });
 
+test('ss -l lists listening sockets only; -a and a state filter win over it; a dual-stack :: prints as *', () => {
+  const l = runSs(['-tlnH'], ROWS);
+  assert.deepEqual(
+    l.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((x) => x.split(/ +/)[0]),
+    ['LISTEN', 'LISTEN'],
+  );
+  assert.equal(runSs(['--listening', '-tnH'], ROWS).stdout, l.stdout);
+  assert.equal(runSs(['-tlanH'], ROWS).stdout, runSs(['-tanH'], ROWS).stdout);
+  assert.ok(runSs(['-tlnH', 'state', 'time-wait'], ROWS).stdout.includes('192.0.2.1:40000'));
+  // as iproute2 prints a dual-stack (v6only = 0) wildcard listener: `*:8080 *:*`
+  const dual: SsRow[] = [
+    {
+      state: 'LISTEN',
+      recvQ: 0,
+      sendQ: 128,
+      family: 6,
+      laddr: null,
+      lport: 8081,
+      raddr: null,
+      rport: 0,
+      v6only: false,
+    },
+    {
+      state: 'LISTEN',
+      recvQ: 0,
+      sendQ: 128,
+      family: 6,
+      laddr: null,
+      lport: 8082,
+      raddr: null,
+      rport: 0,
+      v6only: true,
+    },
+  ];
+  assert.deepEqual(
+    runSs(['-tlnH'], dual)
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((x) => x.trim().split(/ +/).slice(3)),
+    [
+      ['*:8081', '*:*'],
+      ['[::]:8082', '[::]:*'],
+    ],
+  );
+});
+
 test('ss -o prints the timer where the Process column would be padded', () => {
   const rows: SsRow[] = [
     {
