@@ -312,3 +312,39 @@ test('IP_TOS sets the DSCP bits of IPv4 segments, IP_MTU_DISCOVER DONT clears DF
   assert.equal(last()[1], 0);
   assert.equal(last()[6] & 0x40, 0x40);
 });
+
+test('connect() answers EINPROGRESS with one shared SysError; EALREADY and EAGAIN are built per call; a bad address is still EINVAL', () => {
+  const h = new Harness();
+  const caught = (f: () => void): unknown => {
+    try {
+      f();
+    } catch (e) {
+      return e;
+    }
+    return null;
+  };
+  const a = h.socket();
+  const b = h.socket();
+  const ea = caught(() => a.connect('198.18.0.2', 5555));
+  const eb = caught(() => b.connect('198.18.0.2', 5556));
+  assert.ok(isSysError(ea, 'EINPROGRESS') && isSysError(eb, 'EINPROGRESS'));
+  assert.equal(ea, eb);
+  assert.ok(ea instanceof Error);
+  assert.equal((ea as { syscall: string }).syscall, 'connect');
+  assert.equal((ea as { errno: number }).errno, 115);
+  // Both SYNs left, to their own ports.
+  assert.deepEqual(
+    h.take().map((s) => s.dport),
+    [5555, 5556],
+  );
+  const e1 = caught(() => a.connect('198.18.0.2', 5555));
+  const e2 = caught(() => a.connect('198.18.0.2', 5555));
+  assert.ok(isSysError(e1, 'EALREADY') && isSysError(e2, 'EALREADY'));
+  assert.notEqual(e1, e2);
+  assert.ok(
+    isSysError(
+      caught(() => h.socket().connect('198.18.0.256', 80)),
+      'EINVAL',
+    ),
+  );
+});
