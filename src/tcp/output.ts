@@ -260,7 +260,7 @@ export function sendSegment(
     L.outOpts.tos = tos | t.ipTos;
     L.outOpts.df = t.pmtuDisc === 1 || t.pmtuDisc === 2;
   } else {
-    L.outOpts.tos = tos;
+    L.outOpts.tos = tos | t.tclass;
     L.outOpts.df = true;
   }
   const err = L.host.ip.output(buf, off, total, IPPROTO_TCP, laddr, raddr, L.outOpts);
