@@ -36,11 +36,11 @@ import {
   challengeAck,
   curWindow,
   enterQuickAck,
-  fullSpace,
   incrQuickAck,
   MAX_QUICKACKS,
   oowAck,
   retransmitAt,
+  rmemAlloc,
   sendAck,
   sendActiveReset,
   sendSyn,
@@ -49,7 +49,7 @@ import {
   tsNow,
 } from './output.js';
 import { truesizeOf } from './rcv-mem.js';
-import { growWindow, measureScalingRatio, rcvRttMeasure } from './rcv-space.js';
+import { growWindow, measureScalingRatio, rcvPrune, rcvRttMeasure } from './rcv-space.js';
 import { UNDO_DSACK, UNDO_FULL } from './recovery/types.js';
 import { LINUX_JIFFY_MS } from './rtt.js';
 import { ACK, ECE, FIN, RST, SYN, TcpState, URG } from './state.js';
@@ -544,9 +544,28 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
     sendAck(L, t);
     return;
   }
-  // Never keep bytes beyond the offered window plus scaling slack (bounded memory).
-  const limit = Math.max(win, fullSpace(t));
-  if (at + len > limit) len = Math.max(0, limit - at);
+  // Linux queues an acceptable segment whole, past the right edge too,
+  // while receive memory allows (tcp_try_rmem_schedule). Once SO_RCVBUF is
+  // used up and pruning (rcvPrune) cannot make room, out-of-order data is
+  // dropped (TCPOFODrop, no ACK), and
+  // in-order data is ACKed at once and dropped unless nothing is queued
+  // (TCPRcvQDrop; a bare FIN always goes in). Memory stays bounded:
+  // SO_RCVBUF plus one segment, and data starts within the window.
+  if ((len > 0 || fin) && rmemAlloc(t) > t.rcvBuf && !rcvPrune(L, t)) {
+    if (at > 0) {
+      if (len > 0) {
+        L.inc(c.TcpExtTCPOFODrop);
+        return;
+      }
+    } else {
+      t.ackNow = true;
+      if (len > 0 && t.rcv.readable > 0) {
+        L.inc(c.TcpExtTCPRcvQDrop);
+        sendAck(L, t);
+        return;
+      }
+    }
+  }
   let finInSeq = false;
   if (len > 0) {
     if (t.rdShut) {
@@ -597,9 +616,8 @@ function receiveData(L: TcpLayer, t: Tcb, h: TcpHeader, tos: number): void {
     if (t.rdShut) t.rcv.consume(t.rcv.readable);
     t.ackPending = true;
     if (hadOoo) {
-      // A hole was filled: ACK now (Linux ICSK_ACK_NOW).
-      t.quick = Math.max(t.quick, 1);
-      t.pingpong = false;
+      // A hole was filled: ACK now (RFC 5681 §4.2; Linux ICSK_ACK_NOW).
+      t.ackNow = true;
     }
     finInSeq = fin && (seq + len) >>> 0 === t.rcvNxt;
     if (!finInSeq && t.rcvFinSeq >= 0 && t.rcvFinSeq === t.rcvNxt) finInSeq = true;

@@ -11,7 +11,7 @@ import { isV4Wire } from '../inet/addr-key.js';
 import type { IpAddr } from '../wire/addr.js';
 import { pseudoSumV4, pseudoSumV6, wireBuffer } from '../wire/checksum.js';
 import { seqGt, seqLt, seqMax } from '../wire/seq.js';
-import { emitTcp, IPPROTO_TCP, tcpFillChecksum, tcpHeaderLen } from '../wire/tcp.js';
+import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
 import { ECN_OK, ecnOutput, ecnSynFlags } from './ecn.js';
 import { sizeGoal, tsoSegs } from './push.js';
 import { winFromSpaceRatio } from './rcv-mem.js';
@@ -52,14 +52,18 @@ export function fullSpace(t: Tcb): number {
   return t.windowClamp > 0 && t.windowClamp < fs ? t.windowClamp : fs;
 }
 
+/** Receive memory in use (Linux sk_rmem_alloc): skbs not yet read to their end. */
+export function rmemAlloc(t: Tcb): number {
+  t.rmem.release((t.rcvNxt - t.rcv.readable - (t.finRcvd ? 1 : 0)) >>> 0);
+  return t.rmem.total;
+}
+
 /**
  * Linux tcp_space: the window the free receive memory would hold. Memory is
  * charged by skb truesize and freed only when an skb is read to its end.
  */
 export function freeSpace(t: Tcb): number {
-  const readSeq = (t.rcvNxt - t.rcv.readable - (t.finRcvd ? 1 : 0)) >>> 0;
-  t.rmem.release(readSeq);
-  const space = t.rcvBuf - t.rmem.total;
+  const space = t.rcvBuf - rmemAlloc(t);
   return space >= 0 ? winFromSpaceRatio(space, t.scalingRatio) : -winFromSpaceRatio(-space, t.scalingRatio);
 }
 
@@ -228,27 +232,18 @@ export function sendSegment(
     }
     h.window = flags & RST && !(flags & ACK) ? 0 : selectWindow(L, t);
   }
+  if (L.obuf.length < OUT_HEADROOM + 60 + len) L.obuf = wireBuffer(OUT_HEADROOM + 60 + len);
+  const buf = L.obuf;
+  const off = OUT_HEADROOM;
+  const hlen = emitTcp(h, buf, off);
+  if (len > 0) t.snd.copyOut(dataAt, len, buf, off + hlen);
+  const total = hlen + len;
   if (t.wl === null) {
     t.wl = onWire(t.laddr as IpAddr);
     t.wr = onWire(t.raddr as IpAddr);
   }
   const laddr = t.wl;
   const raddr = t.wr as IpAddr;
-  // Build the segment in memory the link lends when it does (IP outputBuffer,
-  // Link.txBuffer): the frame then reaches the wire without another copy.
-  // Otherwise in the layer's output buffer, which the link copies.
-  const hlenEst = tcpHeaderLen(h);
-  let buf = L.host.ip.outputBuffer(raddr, hlenEst + len);
-  let off: number;
-  if (buf !== null) off = laddr.length === 4 ? 20 : 40;
-  else {
-    if (L.obuf.length < OUT_HEADROOM + 60 + len) L.obuf = wireBuffer(OUT_HEADROOM + 60 + len);
-    buf = L.obuf;
-    off = OUT_HEADROOM;
-  }
-  const hlen = emitTcp(h, buf, off);
-  if (len > 0) t.snd.copyOut(dataAt, len, buf, off + hlen);
-  const total = hlen + len;
   const ps =
     laddr.length === 4
       ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, total)
@@ -282,6 +277,7 @@ function ackSent(L: TcpLayer, t: Tcb): void {
     if (t.quick === 0) t.ato = ATO_MIN;
   }
   t.ackPending = false;
+  t.ackNow = false;
   t.segsSinceAck = 0;
   L.cancelDack(t);
 }
@@ -396,6 +392,7 @@ export function ackSndCheck(L: TcpLayer, t: Tcb, now: boolean): void {
   if (
     now ||
     (unacked > t.rcvMss && computeWindow(t) >= t.rcvWnd) ||
+    t.ackNow ||
     (t.quick > 0 && !t.pingpong) ||
     t.rcv.oooCount > 0 ||
     t.dsack

@@ -6,11 +6,13 @@
  * scaling_ratio, Linux 6.x). Measured with the drill kernel target
  * (`ss -tm` after each segment, test/drill/window-*.pkt):
  *
- * - a segment arriving through a TUN device is one linear skb: a head of
+ * - a segment arriving through a TUN device is one skb: a head of
  *   NET_SKB_PAD (64) + the IP packet + skb_shared_info (320) bytes, taken
  *   from the 576-byte small-head cache or the next power-of-two kmalloc
  *   size, plus 256 for the sk_buff: 832 for 100 bytes of payload, 1280 for
- *   500, 2304 for 1000..1460;
+ *   500, 2304 for 1000..1460, 4352 for 3000; a packet too big for a one-page
+ *   head (over 3712 bytes) fills a page head and carries the rest in whole
+ *   pages: 8448 for 5000, 16640 for 12000, 41216 for 39000, 61696 for 60000;
  * - a segment that fits the tail room of the previous skb of the same queue
  *   is copied into it and charges nothing (tcp_try_coalesce);
  * - an skb is freed when the application has read all of it (a partial
@@ -23,14 +25,21 @@ const NET_SKB_PAD = 64;
 const SHINFO = 320;
 const SKB_STRUCT = 256;
 const SMALL_HEAD = 576;
+/** Linux SKB_MAX_ORDER(0, 0): the payload of one collapsed skb. */
+const COLLAPSE_MAX = 4096 - 320;
 
 /** Linux TCP_RMEM_TO_WIN_SCALE: scaling_ratio is a fraction of 256. */
 export const RMEM_TO_WIN_SCALE = 8;
 /** TCP_DEFAULT_SCALING_RATIO: one half until a segment says better. */
 export const DEFAULT_SCALING_RATIO = 1 << (RMEM_TO_WIN_SCALE - 1);
 
-/** The buffer a received IP packet of `pktLen` bytes takes (kmalloc'ed skb head). */
-function headAlloc(pktLen: number): number {
+const PAGE = 4096;
+/** Linux SKB_MAX_HEAD: the most a one-page head holds (tun's good_linear). */
+const MAX_LINEAR = PAGE - NET_SKB_PAD - SHINFO;
+
+/** The buffer a received IP packet of `pktLen` bytes takes (kmalloc'ed skb head, then whole pages). */
+function allocOf(pktLen: number): number {
+  if (pktLen > MAX_LINEAR) return PAGE + Math.ceil((pktLen - MAX_LINEAR) / PAGE) * PAGE;
   const need = NET_SKB_PAD + pktLen + SHINFO;
   if (need <= SMALL_HEAD) return SMALL_HEAD;
   let a = 1024;
@@ -40,12 +49,12 @@ function headAlloc(pktLen: number): number {
 
 /** skb->truesize of a received IP packet of `pktLen` bytes. */
 export function truesizeOf(pktLen: number): number {
-  return headAlloc(pktLen) + SKB_STRUCT;
+  return allocOf(pktLen) + SKB_STRUCT;
 }
 
-/** Room left behind the packet in its skb head (what a later segment may be copied into). */
+/** Room left behind the packet in its skb head (what a later segment may be copied into); none with pages. */
 function tailroomOf(pktLen: number): number {
-  return headAlloc(pktLen) - NET_SKB_PAD - pktLen - SHINFO;
+  return pktLen > MAX_LINEAR ? 0 : allocOf(pktLen) - NET_SKB_PAD - pktLen - SHINFO;
 }
 
 /** Linux __tcp_win_from_space: the window `space` bytes of memory hold at `ratio`/256 payload. */
@@ -66,6 +75,8 @@ export class RcvMem {
   private size = new Uint32Array(0);
   private head = 0;
   private len = 0;
+  /** Where the first in-order skb starts (it may be partly read). */
+  private headStart = 0;
   /** Tail room of the last in-order skb, and the sequence number it ends at. */
   private tailRoom = 0;
   private tailEnd = 0;
@@ -85,7 +96,7 @@ export class RcvMem {
       return 0;
     }
     const ts = truesizeOf(pktLen);
-    this.push(end, ts);
+    this.push(seq, end, ts);
     this.tailRoom = tailroomOf(pktLen);
     this.tailEnd = end >>> 0;
     return ts;
@@ -140,7 +151,7 @@ export class RcvMem {
         continue;
       }
       this.total -= ts;
-      this.push(e, ts);
+      this.push(from, e, ts);
       this.tailRoom = room;
       this.tailEnd = e;
     }
@@ -152,6 +163,7 @@ export class RcvMem {
       const i = this.head & (this.end.length - 1);
       if (!seqLeq(this.end[i], readSeq)) break;
       this.total -= this.size[i];
+      this.headStart = this.end[i];
       this.head = (this.head + 1) & (this.end.length - 1);
       this.len--;
     }
@@ -181,7 +193,50 @@ export class RcvMem {
     this.oRoom.pop();
   }
 
-  private push(end: number, ts: number): void {
+  /**
+   * Linux tcp_collapse of the receive queue (from tcp_prune_queue, memory
+   * over SO_RCVBUF): from the first skb that is partly read or wastes memory
+   * (its truesize would hold a bigger window than its payload at `ratio`)
+   * to the end, the unread bytes are copied into compact skbs of at most
+   * SKB_MAX_ORDER(0, 0) = 3776 bytes. Returns the bytes of memory freed.
+   */
+  collapse(readSeq: number, ratio: number): number {
+    const before = this.total;
+    const mask = this.end.length - 1;
+    let start = this.headStart;
+    let from = -1;
+    for (let k = 0; k < this.len; k++) {
+      const j = (this.head + k) & mask;
+      const e = this.end[j];
+      const bytes = (e - start) | 0;
+      if (winFromSpaceRatio(this.size[j], ratio) > bytes || seqLt(start, readSeq)) {
+        from = k;
+        break;
+      }
+      start = e;
+    }
+    if (from < 0) return 0;
+    const last = this.end[(this.head + this.len - 1) & mask];
+    for (let k = from; k < this.len; k++) this.total -= this.size[(this.head + k) & mask];
+    this.len = from;
+    let s = seqLt(start, readSeq) ? readSeq >>> 0 : start;
+    while (seqLt(s, last)) {
+      const copy = Math.min(COLLAPSE_MAX, (last - s) | 0);
+      const need = copy + SHINFO;
+      let alloc = SMALL_HEAD;
+      if (need > SMALL_HEAD) {
+        alloc = 1024;
+        while (alloc < need) alloc *= 2;
+      }
+      this.push(s, (s + copy) >>> 0, alloc + SKB_STRUCT);
+      s = (s + copy) >>> 0;
+      this.tailRoom = alloc - SHINFO - copy;
+      this.tailEnd = s;
+    }
+    return before - this.total;
+  }
+
+  private push(start: number, end: number, ts: number): void {
     if (this.len === this.end.length) {
       const n = this.end.length === 0 ? 8 : this.end.length * 2;
       const e = new Uint32Array(n);
@@ -195,6 +250,7 @@ export class RcvMem {
       this.size = s;
       this.head = 0;
     }
+    if (this.len === 0) this.headStart = start >>> 0;
     const j = (this.head + this.len) & (this.end.length - 1);
     this.end[j] = end >>> 0;
     this.size[j] = ts;

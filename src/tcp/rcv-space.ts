@@ -152,3 +152,26 @@ export function growWindow(L: TcpLayer, t: Tcb, len: number, truesize: number): 
     t.quick |= 1;
   }
 }
+
+/**
+ * Linux tcp_prune_queue, when a segment arrives with receive memory over
+ * SO_RCVBUF: tcp_clamp_window first (quick ACKs stop; an unlocked buffer
+ * grows to what is in use, up to tcp_rmem[2]; still over, rcv_ssthresh
+ * drops to two segments), then the receive queue is collapsed into compact
+ * skbs. Returns false when memory stays over SO_RCVBUF: the caller drops.
+ * (Linux would also collapse and then prune the out-of-order queue; usnet
+ * keeps it.)
+ */
+export function rcvPrune(L: TcpLayer, t: Tcb): boolean {
+  const used = t.rmem.total;
+  if (used >= t.rcvBuf) {
+    t.quick = 0;
+    const rmem2 = L.sysctl.v['net.ipv4.tcp_rmem'][2];
+    if (t.rcvBuf < rmem2 && !t.rcvBufLocked) t.rcvBuf = Math.min(used, rmem2);
+    if (used > t.rcvBuf)
+      t.rcvSsthresh = Math.min(t.windowClamp > 0 ? t.windowClamp : t.rcvSsthresh, 2 * t.advMss);
+  }
+  if (used <= t.rcvBuf) return true;
+  t.rmem.collapse((t.rcvNxt - t.rcv.readable - (t.finRcvd ? 1 : 0)) >>> 0, t.scalingRatio);
+  return t.rmem.total <= t.rcvBuf;
+}
