@@ -21,7 +21,18 @@ export class NetInterface {
   readonly loopback: boolean;
   readonly v4: IfAddr[] = [];
   readonly v6: IfAddr[] = [];
-  up = true;
+  private isUp = true;
+  /** Changes whenever any interface goes up or down: route caches compare it. */
+  static upDownVersion = 0;
+
+  get up(): boolean {
+    return this.isUp;
+  }
+
+  set up(v: boolean) {
+    if (v !== this.isUp) NetInterface.upDownVersion++;
+    this.isUp = v;
+  }
 
   constructor(name: string, index: number, link: Link, mtu: number, loopback: boolean) {
     this.name = name;

@@ -87,6 +87,18 @@ export class IpLayer implements IpLayerApi {
   private readonly loPrefixes: { addr: IpAddr; prefixLen: number; iface: NetInterface }[] = [];
   /** MTU of the device outDev() last chose (saves an object per packet). */
   private outMtu = 0;
+  /**
+   * One-entry cache of outDev() for IPv4 (Linux keeps the route in the
+   * socket; a stream of segments goes to one destination): the address as a
+   * number, the configuration it was computed under (routeVersion()), the
+   * device, and the route entry (null: a local destination, via lo).
+   */
+  private rcKey = -1;
+  private rcVersion = -1;
+  private rcDev: NetInterface | null = null;
+  private rcEntry: RouteEntry | null = null;
+  /** Bumped when the local-address indexes are rebuilt. */
+  private addrVersion = 0;
   private readonly handlers: (IpHandler | null)[] = new Array<IpHandler | null>(256).fill(null);
   /** Counter ids by ECN codepoint (RFC 3168 §5: Not-ECT, ECT(1), ECT(0), CE): IPv4 at 0..3, IPv6 at 4..7. */
   private readonly ecnIn: Int32Array;
@@ -307,6 +319,7 @@ export class IpLayer implements IpLayerApi {
 
   /** Rebuild the local-address indexes after a configuration change. */
   private reindex(): void {
+    this.addrVersion++;
     this.localV4.clear();
     this.localV6.length = 0;
     this.loPrefixes.length = 0;
@@ -377,16 +390,54 @@ export class IpLayer implements IpLayerApi {
     return ERRNO.EINVAL;
   }
 
+  /** A number that changes whenever addresses, routes or an interface's state change. */
+  private routeVersion(): number {
+    return this.addrVersion + this.routes4.version + this.routes6.version + NetInterface.upDownVersion;
+  }
+
   /** The device for `dst` (its path MTU in this.outMtu), or null without a route. */
   private outDev(dst: IpAddr): NetInterface | null {
+    let key = -1;
+    if (dst.length === 4) {
+      key = v4ToU32(dst);
+      if (key === this.rcKey && this.rcVersion === this.routeVersion()) {
+        const e = this.rcEntry;
+        if (e === null) {
+          this.outMtu = this.lo.mtu;
+          return this.lo;
+        }
+        // The path MTU is looked up every time: ICMP may lower it, and it expires.
+        this.outMtu = this.pathMtu(e, dst);
+        return e.dev;
+      }
+    }
+    let dev: NetInterface | null;
+    let entry: RouteEntry | null = null;
     if (this.isLocal(dst)) {
       this.outMtu = this.lo.mtu;
-      return this.lo;
+      dev = this.lo;
+    } else {
+      entry = this.lookup(dst);
+      if (entry === null) return null;
+      this.outMtu = this.pathMtu(entry, dst);
+      dev = entry.dev;
     }
-    const e = this.lookup(dst);
-    if (e === null) return null;
-    this.outMtu = this.pathMtu(e, dst);
-    return e.dev;
+    if (key >= 0) {
+      this.rcKey = key;
+      this.rcVersion = this.routeVersion();
+      this.rcDev = dev;
+      this.rcEntry = entry;
+    }
+    return dev;
+  }
+
+  outputBuffer(dst: IpAddr, len: number): Uint8Array | null {
+    const dev = this.outDev(dst);
+    if (dev === null) return null;
+    const total = (dst.length === 4 ? IPV4_HEADER_LEN : IPV6_HEADER_LEN) + len;
+    if (total > this.outMtu || total > 65535) return null;
+    const link = dev.link;
+    return link.txBuffer === undefined ? null : link.txBuffer(total);
   }
 
   private output4(
@@ -418,7 +469,8 @@ export class IpLayer implements IpLayerApi {
       const h = off - IPV4_HEADER_LEN;
       emitIpv4Fast(buf, h, total, id, df ? 0x4000 : 0, ttl, proto, tos, src, dst);
       k.inc(c.OutOctets, total);
-      dev.link.transmit(buf.subarray(h, off + len));
+      // A buffer from outputBuffer() is exactly the datagram: the link gets that very array.
+      dev.link.transmit(h === 0 && off + len === buf.length ? buf : buf.subarray(h, off + len));
       return 0;
     }
     if (df) {
@@ -474,7 +526,7 @@ export class IpLayer implements IpLayerApi {
       const h = off - IPV6_HEADER_LEN;
       emitIpv6Fast(buf, h, len, proto, hop, tc, fl, src, dst);
       k.inc(c.Out6Octets, total);
-      dev.link.transmit(buf.subarray(h, off + len));
+      dev.link.transmit(h === 0 && off + len === buf.length ? buf : buf.subarray(h, off + len));
       return 0;
     }
     if (opts?.df) {

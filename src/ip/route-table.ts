@@ -23,8 +23,11 @@ export interface RouteEntry {
 
 export class RouteTable {
   private readonly entries: RouteEntry[] = [];
+  /** Changes with every add/remove: route caches compare it. */
+  version = 0;
 
   add(e: RouteEntry): void {
+    this.version++;
     let i = 0;
     while (
       i < this.entries.length &&
@@ -44,6 +47,7 @@ export class RouteTable {
       if (prefix !== null && (e.prefixLen !== prefixLen || !prefixMatch(prefix, e.prefix, prefixLen)))
         continue;
       this.entries.splice(i, 1);
+      this.version++;
       n++;
     }
     return n;

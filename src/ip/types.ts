@@ -132,6 +132,15 @@ export interface IpLayerApi {
     dst: IpAddr,
     opts?: IpOutputOpts,
   ): number;
+  /**
+   * A buffer for one datagram to `dst` carrying `len` transport bytes, lent
+   * by the output link (Link.txBuffer) when it has one: write the transport
+   * segment at `headroom(family)` and pass the buffer to output() as the
+   * very next datagram (off = headroom, the same len); it then reaches the
+   * link without a copy. Null when the link lends nothing or the datagram
+   * would not fit the path MTU whole: build it in a buffer of your own.
+   */
+  outputBuffer(dst: IpAddr, len: number): Uint8Array | null;
   register(proto: number, handler: IpHandler): void;
   /** Send ICMP port unreachable about `rx` (UDP with no socket), subject to
    *  Linux's rules and rate limits. */

@@ -1,7 +1,7 @@
 import { Rng } from '../rng.js';
-import { checksumUpdate16 } from '../wire/checksum.js';
 import type { Clock } from '../time/clock.js';
 import type { Steppable } from '../time/steppable.js';
+import { checksumUpdate16 } from '../wire/checksum.js';
 import { FrameArena } from './frame-arena.js';
 import type { Link } from './link.js';
 
@@ -419,9 +419,10 @@ const SLAB_BYTES = 64 * 1024;
 const FRAME_ALIGN = 8;
 /**
  * Arena sizes per direction (frames to a borrowing receiver, see FrameArena):
- * start small, double when full up to the most a bulk transfer with 4 MiB
- * windows keeps in flight with room to spare; past that, frames are copied
- * as for any receiver.
+ * start at 1 MiB and grow by 1 MiB when full, so the ring stays close to
+ * what is in flight (a ring cycles through all its memory: the smaller, the
+ * more of it stays in cache), up to 32 MiB; past that, frames are copied as
+ * for any receiver.
  */
 /** An IPv4 or IPv6 packet whose ECN field says ECT(0) or ECT(1) (RFC 3168 §5). */
 function isEct(f: Uint8Array): boolean {
@@ -446,6 +447,7 @@ function markCongestion(f: Uint8Array): void {
 }
 
 const ARENA_MIN = 1 << 20;
+const ARENA_STEP = 1 << 20;
 const ARENA_MAX = 32 << 20;
 
 /**
@@ -794,7 +796,7 @@ export class MemoryWire implements Steppable {
   /**
    * The arena of direction `d` with room for a frame of `len` bytes taken
    * (its place ends at arena.lastEnd), or null when it is full at its
-   * largest size. A full arena is replaced by one twice its size; frames
+   * largest size. A full arena is replaced by a larger one; frames
    * still in the old one are released into it and it goes when they do.
    */
   private arenaFor(d: Direction, len: number): FrameArena | null {
@@ -803,7 +805,7 @@ export class MemoryWire implements Steppable {
     let off = a.take(len);
     if (off < 0) {
       if (a.capacity >= ARENA_MAX) return null;
-      a = d.arena = new FrameArena(Math.max(a.capacity * 2, len));
+      a = d.arena = new FrameArena(Math.max(a.capacity + ARENA_STEP, len));
       off = a.take(len);
       if (off < 0) return null;
     }

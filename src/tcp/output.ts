@@ -11,7 +11,7 @@ import { isV4Wire } from '../inet/addr-key.js';
 import type { IpAddr } from '../wire/addr.js';
 import { pseudoSumV4, pseudoSumV6, wireBuffer } from '../wire/checksum.js';
 import { seqGt, seqLt, seqMax } from '../wire/seq.js';
-import { emitTcp, IPPROTO_TCP, tcpFillChecksum } from '../wire/tcp.js';
+import { emitTcp, IPPROTO_TCP, tcpFillChecksum, tcpHeaderLen } from '../wire/tcp.js';
 import { ECN_OK, ecnOutput, ecnSynFlags } from './ecn.js';
 import { sizeGoal, tsoSegs } from './push.js';
 import { winFromSpaceRatio } from './rcv-mem.js';
@@ -232,18 +232,27 @@ export function sendSegment(
     }
     h.window = flags & RST && !(flags & ACK) ? 0 : selectWindow(L, t);
   }
-  if (L.obuf.length < OUT_HEADROOM + 60 + len) L.obuf = wireBuffer(OUT_HEADROOM + 60 + len);
-  const buf = L.obuf;
-  const off = OUT_HEADROOM;
-  const hlen = emitTcp(h, buf, off);
-  if (len > 0) t.snd.copyOut(dataAt, len, buf, off + hlen);
-  const total = hlen + len;
   if (t.wl === null) {
     t.wl = onWire(t.laddr as IpAddr);
     t.wr = onWire(t.raddr as IpAddr);
   }
   const laddr = t.wl;
   const raddr = t.wr as IpAddr;
+  // Build the segment in memory the link lends when it does (IP outputBuffer,
+  // Link.txBuffer): the frame then reaches the wire without another copy.
+  // Otherwise in the layer's output buffer, which the link copies.
+  const hlenEst = tcpHeaderLen(h);
+  let buf = L.host.ip.outputBuffer(raddr, hlenEst + len);
+  let off: number;
+  if (buf !== null) off = laddr.length === 4 ? 20 : 40;
+  else {
+    if (L.obuf.length < OUT_HEADROOM + 60 + len) L.obuf = wireBuffer(OUT_HEADROOM + 60 + len);
+    buf = L.obuf;
+    off = OUT_HEADROOM;
+  }
+  const hlen = emitTcp(h, buf, off);
+  if (len > 0) t.snd.copyOut(dataAt, len, buf, off + hlen);
+  const total = hlen + len;
   const ps =
     laddr.length === 4
       ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, total)

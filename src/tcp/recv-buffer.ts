@@ -143,6 +143,9 @@ export class RecvBuffer {
   consume(n: number): void {
     this.head = (this.head + n) & this.mask;
     this.readable -= n;
+    // Empty: start over at the front, so a reader that keeps up reuses the
+    // same (cached) bytes instead of walking the whole ring.
+    if (this.readable === 0 && this.oooCount === 0) this.head = 0;
   }
 
   /**
