@@ -3,10 +3,13 @@
  * them, with:
  *   - initial window 10 segments (RFC 6928, Linux TCP_INIT_CWND);
  *   - slow start with Appropriate Byte Counting (RFC 3465): cwnd grows by the
- *     number of segments an ACK newly acknowledges, at most `abcLimit` per
- *     ACK (L = 2 by default, RFC 3465 §2.2), never past ssthresh; ACKed
- *     segments left over when ssthresh is reached count towards congestion
- *     avoidance, so an ACK that crosses ssthresh is not partly lost;
+ *     number of segments an ACK newly acknowledges, never past ssthresh.
+ *     Linux (3.8+, tcp_slow_start) has no per-ACK limit: a stretch ACK of the
+ *     whole initial window takes cwnd from 10 to 20 (checked on 6.18:
+ *     test/drill/slow-start-stretch-ack.pkt); `abcLimit` can set RFC 3465's
+ *     L = 2 instead. ACKed segments left over when ssthresh is reached count
+ *     towards congestion avoidance, so an ACK that crosses ssthresh is not
+ *     partly lost;
  *   - congestion avoidance: +1 segment per cwnd segments ACKed (RFC 5681
  *     eq. 3 done with byte-counting, RFC 3465 §2.1), with the count kept in
  *     `cwndCnt` like Linux's snd_cwnd_cnt;
@@ -33,15 +36,15 @@ export class Reno implements CongestionControl {
   cwndCnt = 0;
   cwndClamp = 0xffff_ffff;
   /**
-   * RFC 3465 L: the most segments one ACK may add in slow start. 2 is the
-   * RFC's recommendation; Linux 3.8+ dropped the limit (it adds every
-   * ACKed segment), which `Infinity` reproduces.
+   * RFC 3465 L: the most segments one ACK may add in slow start. Linux 3.8+
+   * has no limit (it adds every ACKed segment): `Infinity`, the default.
+   * RFC 3465 recommends 2.
    */
   abcLimit: number;
   /** The initial window (segments); Linux's route `initcwnd` can change it. */
   initCwnd: number;
 
-  constructor(initCwnd = TCP_INIT_CWND, abcLimit = 2) {
+  constructor(initCwnd = TCP_INIT_CWND, abcLimit = Number.POSITIVE_INFINITY) {
     this.initCwnd = initCwnd;
     this.abcLimit = abcLimit;
     this.cwnd = initCwnd;

@@ -20,19 +20,19 @@ test('starts with IW 10 segments and infinite ssthresh (RFC 6928)', () => {
   assert.equal(r.name, 'reno');
 });
 
-test('slow start: ABC with L = 2 segments per ACK (RFC 3465 §2.2)', () => {
+test('slow start: every newly ACKed segment adds one, a stretch ACK too (Linux 3.8+ tcp_slow_start)', () => {
   const r = new Reno();
   r.init(0);
   r.onAck(ack(1));
   assert.equal(r.cwnd, 11);
   r.onAck(ack(2));
   assert.equal(r.cwnd, 13);
-  r.onAck(ack(5)); // a stretch ACK adds at most L
-  assert.equal(r.cwnd, 15);
-  const u = new Reno(10, Number.POSITIVE_INFINITY); // Linux 3.8+: no per-ACK limit
-  u.init(0);
-  u.onAck(ack(5));
-  assert.equal(u.cwnd, 15);
+  r.onAck(ack(5)); // a stretch ACK: no per-ACK limit
+  assert.equal(r.cwnd, 18);
+  const l2 = new Reno(10, 2); // RFC 3465 §2.2 L = 2 when asked for
+  l2.init(0);
+  l2.onAck(ack(5));
+  assert.equal(l2.cwnd, 12);
 });
 
 test('slow start doubles cwnd per round trip with delayed ACKs (one ACK per 2 segments)', () => {
