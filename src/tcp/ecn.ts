@@ -28,8 +28,9 @@
  *     (RFC 6937, as Linux tcp_cwnd_reduction) until the ACK passes the
  *     snd_nxt of that moment, where cwnd = ssthresh; at most one reduction
  *     per window. The next new data segment carries CWR; so does the first
- *     after a fast-recovery entry or an RTO (also a SYN RTO), as Linux
- *     queues CWR in every window reduction.
+ *     after a fast-recovery entry, an RTO (also a SYN RTO) or a loss a
+ *     tail-loss probe repaired (src/tcp/tlp.ts), as Linux queues CWR in
+ *     every window reduction.
  *   - counters: TcpExtTCPDeliveredCE (segments ACKed by ACKs with ECE);
  *     the IP layer counts IpExtIn{NoECT,ECT1,ECT0,CE}Pkts / Ip6In...Pkts.
  *

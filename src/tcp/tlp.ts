@@ -16,6 +16,7 @@
  * The episode also ends when recovery starts or the RTO fires.
  */
 import { seqGt, seqLt } from '../wire/seq.js';
+import { ecnQueueCwr } from './ecn.js';
 import type { Tcb } from './tcb.js';
 import type { TcpLayer } from './tcp.js';
 
@@ -45,6 +46,9 @@ export function tlpAck(
     L.inc(L.c.TcpExtTCPLossProbeRecovery);
     const inFlightSegs = Math.ceil(t.flight / Math.max(1, t.mss));
     t.rec?.onProbeRepairedLoss(inFlightSegs, L.now);
+    // A window reduction: with ECN the next new data carries CWR (Linux
+    // tcp_init_cwnd_reduction queues it; seen on 6.18, ecn-tlp-repaired-loss.pkt).
+    ecnQueueCwr(t);
     return;
   }
   if (!advanced && !notDup && !newSack) t.tlpHighSeq = -1;
