@@ -651,18 +651,14 @@ export class UsnetTarget implements Target {
 }
 
 /**
- * TCP_INFO fields usnet would only carry as a made-up constant: left out,
- * so that a script asking for them fails as "not reported" instead of
- * comparing against it. (tcpi_sacked / tcpi_lost / tcpi_retrans now come
- * from the recovery module's scoreboard.)
+ * The socket's TCP_INFO record as the struct a script compares field by
+ * field: the fields within the first `len` bytes of struct tcp_info. (A
+ * field usnet does not keep is not in the record, so a script asking for
+ * it fails as "not reported" rather than against a made-up value.)
  */
-const TCP_INFO_NOT_MODELLED = new Set<string>();
-
-/** The socket's TCP_INFO record as the struct a script compares field by field. */
 function tcpInfoValue(info: Record<string, number>, len: number): Value {
   const fields: Record<string, Value> = {};
-  for (const [k, v] of Object.entries(info))
-    if (!TCP_INFO_NOT_MODELLED.has(k) && tcpInfoFieldWithin(k, len)) fields[k] = { t: 'int', v };
+  for (const [k, v] of Object.entries(info)) if (tcpInfoFieldWithin(k, len)) fields[k] = { t: 'int', v };
   return { t: 'struct', fields };
 }
 
