@@ -348,3 +348,30 @@ test('connect() answers EINPROGRESS with one shared SysError; EALREADY and EAGAI
     ),
   );
 });
+
+test('TCP_INQ: 0/1 only, inherited by accepted sockets; inqHint() is what is left to read, plus one once the FIN is in', () => {
+  const h = new Harness();
+  const l = h.socket();
+  assert.throws(
+    () => l.setsockopt('TCP_INQ', 2),
+    (e) => isSysError(e, 'EINVAL'),
+  );
+  l.setsockopt('TCP_INQ', 1);
+  l.bind(LOCAL, 80);
+  l.listen(5);
+  h.inject({ flags: 'S', seq: 1000, mss: 1460 });
+  const sa = h.one();
+  h.inject({ flags: '.', seq: 1001, ack: sa.seq + 1 });
+  const s = l.accept();
+  assert.equal(s.getsockopt('TCP_INQ'), 1);
+  h.inject({ flags: 'P.', seq: 1001, ack: sa.seq + 1, payload: 300 });
+  assert.equal(s.inqHint(), 300);
+  s.recvInto(new Uint8Array(100));
+  assert.equal(s.inqHint(), 200);
+  h.inject({ flags: 'F.', seq: 1301, ack: sa.seq + 1 });
+  assert.equal(s.inqHint(), 201);
+  s.recvInto(new Uint8Array(200));
+  assert.equal(s.inqHint(), 1);
+  assert.equal(s.recvInto(new Uint8Array(10)), 0);
+  assert.equal(s.inqHint(), 1);
+});
