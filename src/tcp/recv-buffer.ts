@@ -67,7 +67,7 @@ export class RecvBuffer {
     const used = this.readable + this.oooExtent;
     const cap = pow2(Math.max(n, used));
     const nb = this.alloc(cap);
-    this.copyRange(0, used, nb, 0);
+    if (used > 0) this.copyRange(0, used, nb, 0); // a first ring has nothing to copy (no view made)
     if (this.pool !== null && this.buf.length > 0) this.pool.give(this.buf);
     this.buf = nb;
     this.mask = cap - 1;

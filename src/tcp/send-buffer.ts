@@ -91,7 +91,7 @@ export class SendBuffer {
   private grow(need: number): void {
     const cap = pow2(need);
     const nb = this.alloc(cap);
-    this.copyOut(0, this.length, nb, 0);
+    if (this.length > 0) this.copyOut(0, this.length, nb, 0); // a first ring has nothing to copy (no view made)
     if (this.pool !== null && this.buf.length > 0) this.pool.give(this.buf);
     this.buf = nb;
     this.mask = cap - 1;
