@@ -59,7 +59,10 @@ export function listenInput(L: TcpLayer, l: Tcb, rx: IpRx, h: TcpHeader, isn: nu
     L.inc(c.TcpExtListenDrops);
     return;
   }
-  if (l.synQueueLen >= l.backlog && isn < 0) {
+  // Linux 6.x inet_csk_reqsk_queue_is_full: the SYN queue is full only when
+  // it holds MORE than the backlog (listen(fd, 0) still answers one SYN
+  // normally; checked on 6.18: test/drill/listen-syn-queue-cookies.pkt).
+  if (l.synQueueLen > l.backlog && isn < 0) {
     l.lastSynqOverflow = L.now;
     if (L.sysctl.v['net.ipv4.tcp_syncookies']) {
       L.inc(c.TcpExtTCPReqQFullDoCookies);

@@ -266,7 +266,9 @@ test('a SYN-cookie connection of a dual-stack listener from an IPv4 peer is AF_I
   const h = new Harness();
   const l = h.tcp.socket(6);
   l.bind('::', 80);
-  l.listen(0); // backlog 0: every SYN is answered with a cookie (tcp_syncookies = 1)
+  l.listen(0); // backlog 0: one request fits the SYN queue, the next SYN gets a cookie
+  h.inject({ flags: 'S', sport: 40009, seq: 5000 });
+  h.one();
   h.inject({ flags: 'S', seq: 1000, mss: 1460, ts: [555, 0] });
   const sa = h.one();
   assert.equal(h.counter('TcpExtSyncookiesSent'), 1);
