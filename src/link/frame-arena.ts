@@ -1,81 +1,136 @@
 import { wireMemory } from '../wire/checksum.js';
 
 /**
- * A byte ring that frames in flight are copied into and released from in
- * the order they were taken (first in, first out), so its memory is reused
- * instead of every frame getting fresh memory: fresh memory costs an
- * allocation, page faults on first touch and garbage collection, several
- * times the copy itself at MTU 1500. The ring lives in WebAssembly memory
- * (`wireMemory`), so the receiver's checksum reads a frame in place.
+ * Reused memory for frames in flight: fixed-size slots carved from slabs of
+ * WebAssembly memory (`wireMemory`, so the receiver's checksum reads a frame
+ * in place), handed out last-released-first. Fresh memory for every frame
+ * costs an allocation, page faults on first touch and garbage collection;
+ * a ring that walks all its memory keeps missing the cache at MTU 1500. A
+ * stack of free slots gives the sender the slot a receiver has just read,
+ * still in cache, like a kernel's slab allocator.
  *
- * Only for frames whose receiver keeps nothing past its onReceive call
- * (Link.rxBorrow): a frame's bytes are overwritten once it is released.
+ * Two slot sizes: small (pure ACKs and other short frames) and large (up to
+ * the MTU). Only for frames whose receiver keeps nothing past its onReceive
+ * call (Link.rxBorrow): a slot is overwritten once it is released.
  *
- * `take(len)` returns the offset of `len` free bytes (or -1 when the ring is
- * full: the caller copies elsewhere); `release(end)` frees the oldest frame
- * taken, whose end (the value `take` left in `lastEnd`) is passed back;
- * `untake()` returns the place just taken (a lent frame that was dropped).
+ * `take(len)` returns a handle (or -1 when the arena is at its size limit:
+ * the caller copies elsewhere) and leaves a view of exactly `len` bytes in
+ * `lastView` (views are kept per slot and reused while the length matches);
+ * `release(handle)` frees it, in any order; `untake()` frees the slot the
+ * last take() gave (a lent frame that was dropped).
  */
 export class FrameArena {
-  readonly bytes: Uint8Array;
-  readonly buffer: ArrayBufferLike;
-  private readonly cap: number;
-  /** Start of the oldest live frame, and where the next one goes. */
-  private head = 0;
-  private tail = 0;
-  /** Frames taken and not yet released. */
+  private readonly small: SlotPool;
+  private readonly large: SlotPool;
+  /** View of the slot the last take() gave. */
+  lastView: Uint8Array = EMPTY;
+  private lastHandle = -1;
+  /** Slots taken and not yet released. */
   live = 0;
-  /** Where the frame the last take() placed ends (aligned): pass it to release(). */
-  lastEnd = 0;
-  private prevTail = 0;
 
-  constructor(size: number) {
-    this.bytes = wireMemory(size);
-    this.buffer = this.bytes.buffer;
-    this.cap = this.bytes.length;
+  /** `maxLen`: the largest frame (the link's MTU); `maxBytes`: the most memory the large slots may use. */
+  constructor(maxLen: number, maxBytes: number) {
+    this.small = new SlotPool(SMALL_SLOT, 256 << 10, maxBytes >>> 3);
+    this.large = new SlotPool(Math.max(SMALL_SLOT * 2, (maxLen + 63) & ~63), 4 << 20, maxBytes);
   }
 
-  get capacity(): number {
-    return this.cap;
-  }
-
-  /** Offset of `len` free bytes, or -1 when they do not fit. Frames start on 16-byte boundaries. */
+  /** A slot for `len` bytes (its view in lastView), or -1. */
   take(len: number): number {
-    const n = (len + 15) & ~15;
-    if (this.live === 0) {
-      this.head = 0;
-      this.tail = 0;
-    }
-    let off: number;
-    const tail = this.tail;
-    if (this.live === 0 || tail > this.head) {
-      // Free: [tail, cap) and [0, head).
-      if (tail + n <= this.cap) off = tail;
-      else if (n <= this.head) off = 0;
-      else return -1;
+    let h: number;
+    if (len <= SMALL_SLOT) {
+      const s = this.small.take();
+      if (s < 0) return -1;
+      this.lastView = this.small.view(s, len);
+      h = s;
     } else {
-      // Wrapped: free is [tail, head).
-      if (tail + n <= this.head) off = tail;
-      else return -1;
+      if (len > this.large.slotSize) return -1;
+      const s = this.large.take();
+      if (s < 0) return -1;
+      this.lastView = this.large.view(s, len);
+      h = s | LARGE;
     }
-    this.prevTail = tail;
-    this.tail = off + n;
-    this.lastEnd = off + n;
+    this.lastHandle = h;
     this.live++;
-    return off;
+    return h;
   }
 
-  /** Give back the place the last take() made (nothing was taken since). */
+  /** The frame in slot `handle` is no longer needed. */
+  release(handle: number): void {
+    if (handle < 0) return;
+    this.live--;
+    if (handle & LARGE) this.large.give(handle & ~LARGE);
+    else this.small.give(handle);
+  }
+
+  /** Give back the slot the last take() gave. */
   untake(): void {
-    if (this.live === 0) return;
-    this.live--;
-    this.tail = this.prevTail;
+    const h = this.lastHandle;
+    this.lastHandle = -1;
+    this.release(h);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+/** Bytes of a small slot: a pure ACK with every option (20 + 60, IPv6 40 + 60). */
+const SMALL_SLOT = 128;
+/** Handle bit for a large slot. */
+const LARGE = 1 << 30;
+
+/** Slots of one size: slabs of WebAssembly memory, a stack of free slot numbers, a view per slot. */
+class SlotPool {
+  readonly slotSize: number;
+  private readonly perSlab: number;
+  private readonly slabBytes: number;
+  private readonly maxSlots: number;
+  private slabs: ArrayBufferLike[] = [];
+  private free = new Int32Array(64);
+  private freeCount = 0;
+  private slots = 0;
+  private views: Uint8Array[] = [];
+
+  constructor(slotSize: number, slabBytes: number, maxBytes: number) {
+    this.slotSize = slotSize;
+    this.slabBytes = Math.max(slabBytes, slotSize);
+    this.perSlab = Math.floor(this.slabBytes / slotSize);
+    this.maxSlots = Math.max(this.perSlab, Math.floor(maxBytes / slotSize));
   }
 
-  /** The oldest live frame (which ended at `end`) is no longer needed. */
-  release(end: number): void {
-    if (this.live === 0) return;
-    this.live--;
-    this.head = end;
+  take(): number {
+    if (this.freeCount === 0 && !this.grow()) return -1;
+    return this.free[--this.freeCount];
+  }
+
+  give(slot: number): void {
+    this.free[this.freeCount++] = slot;
+  }
+
+  /** A view of `len` bytes of `slot`: the slot's last view when its length matches. */
+  view(slot: number, len: number): Uint8Array {
+    const v = this.views[slot];
+    if (v.length === len) return v;
+    const nv = new Uint8Array(v.buffer, v.byteOffset, len);
+    this.views[slot] = nv;
+    return nv;
+  }
+
+  /** Add a slab's slots to the free stack (lowest slot on top). */
+  private grow(): boolean {
+    if (this.slots + this.perSlab > this.maxSlots) return false;
+    const mem = wireMemory(this.slabBytes);
+    this.slabs.push(mem.buffer);
+    const first = this.slots;
+    this.slots += this.perSlab;
+    if (this.free.length < this.slots) {
+      const f = new Int32Array(Math.max(this.slots, this.free.length * 2));
+      f.set(this.free.subarray(0, this.freeCount));
+      this.free = f;
+    }
+    for (let k = this.perSlab - 1; k >= 0; k--) {
+      this.views.push(EMPTY);
+      this.free[this.freeCount++] = first + k;
+    }
+    for (let k = 0; k < this.perSlab; k++)
+      this.views[first + k] = new Uint8Array(mem.buffer, k * this.slotSize, this.slotSize);
+    return true;
   }
 }

@@ -211,7 +211,7 @@ class Direction {
   raw: Impairments;
   /** Reused memory for frames to a receiver that borrows them (Link.rxBorrow); made on first use. */
   arena: FrameArena | null = null;
-  /** The buffer txBuffer() lent for the next frame (null: none), the arena it is in and its end there. */
+  /** The buffer txBuffer() lent for the next frame (null: none), the arena it is in and its handle there. */
   lent: Uint8Array | null = null;
   lentArena: FrameArena | null = null;
   lentEnd = 0;
@@ -262,7 +262,7 @@ class Ring {
   time = new Float64Array(64);
   seq = new Float64Array(64);
   frame: (Uint8Array | null)[] = new Array<Uint8Array | null>(64).fill(null);
-  /** The arena a frame's bytes are in (null: the receiver owns them), and their end there. */
+  /** The arena a frame's bytes are in (null: the receiver owns them), and their handle there. */
   arena: (FrameArena | null)[] = new Array<FrameArena | null>(64).fill(null);
   end = new Int32Array(64);
   head = 0;
@@ -417,13 +417,6 @@ class Heap {
 const SLAB_BYTES = 64 * 1024;
 /** Frames start on 8-byte boundaries (word-aligned loads in the checksum). */
 const FRAME_ALIGN = 8;
-/**
- * Arena sizes per direction (frames to a borrowing receiver, see FrameArena):
- * start at 1 MiB and grow by 1 MiB when full, so the ring stays close to
- * what is in flight (a ring cycles through all its memory: the smaller, the
- * more of it stays in cache), up to 32 MiB; past that, frames are copied as
- * for any receiver.
- */
 /** An IPv4 or IPv6 packet whose ECN field says ECT(0) or ECT(1) (RFC 3168 §5). */
 function isEct(f: Uint8Array): boolean {
   if (f.length < 2) return false;
@@ -446,8 +439,11 @@ function markCongestion(f: Uint8Array): void {
   f[11] = c & 0xff;
 }
 
-const ARENA_MIN = 1 << 20;
-const ARENA_STEP = 1 << 20;
+/**
+ * Most memory per direction for frames to a borrowing receiver (see
+ * FrameArena), beyond what bulk transfers with 4 MiB windows keep in
+ * flight; past it, frames are copied as for any receiver.
+ */
 const ARENA_MAX = 32 << 20;
 
 /**
@@ -473,8 +469,8 @@ export class MemoryWire implements Steppable {
   private readonly rings: [Ring, Ring] = [new Ring(), new Ring()];
   private readonly heap = new Heap();
   private slab = new ArrayBuffer(0);
-  /** Offset of the place arenaFor() took last. */
-  private arenaOff = 0;
+  /** Handle of the slot arenaFor() took last. */
+  private arenaHandle = 0;
   private slabOff = SLAB_BYTES; // full: the first frame takes a fresh slab
 
   constructor(opts: MemoryWireOptions = {}) {
@@ -639,10 +635,10 @@ export class MemoryWire implements Steppable {
     if (!d.rx.rxBorrow || len > this.mtu || len <= 0) return null;
     const a = this.arenaFor(d, len);
     if (a === null) return null;
-    const v = new Uint8Array(a.buffer, this.arenaOff, len);
+    const v = a.lastView;
     d.lent = v;
     d.lentArena = a;
-    d.lentEnd = a.lastEnd;
+    d.lentEnd = this.arenaHandle;
     return v;
   }
 
@@ -770,8 +766,8 @@ export class MemoryWire implements Steppable {
       // copy goes into the direction's arena and is released after delivery.
       arena = this.arenaFor(d, len);
       if (arena !== null) {
-        arenaEnd = arena.lastEnd;
-        copy = new Uint8Array(arena.buffer, this.arenaOff, len);
+        arenaEnd = this.arenaHandle;
+        copy = arena.lastView;
         copy.set(frame);
       }
     }
@@ -794,22 +790,17 @@ export class MemoryWire implements Steppable {
   }
 
   /**
-   * The arena of direction `d` with room for a frame of `len` bytes taken
-   * (its place ends at arena.lastEnd), or null when it is full at its
-   * largest size. A full arena is replaced by a larger one; frames
-   * still in the old one are released into it and it goes when they do.
+   * The arena of direction `d` with a slot for a frame of `len` bytes taken
+   * (its handle in arenaHandle, its view in the arena's lastView), or null
+   * when the arena is at its size limit (the frame is then copied as for
+   * any receiver).
    */
   private arenaFor(d: Direction, len: number): FrameArena | null {
     let a = d.arena;
-    if (a === null) a = d.arena = new FrameArena(ARENA_MIN);
-    let off = a.take(len);
-    if (off < 0) {
-      if (a.capacity >= ARENA_MAX) return null;
-      a = d.arena = new FrameArena(Math.max(a.capacity + ARENA_STEP, len));
-      off = a.take(len);
-      if (off < 0) return null;
-    }
-    this.arenaOff = off;
+    if (a === null) a = d.arena = new FrameArena(this.mtu, ARENA_MAX);
+    const h = a.take(len);
+    if (h < 0) return null;
+    this.arenaHandle = h;
     return a;
   }
 }
