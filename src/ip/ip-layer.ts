@@ -99,6 +99,9 @@ export class IpLayer implements IpLayerApi {
   private rcEntry: RouteEntry | null = null;
   /** Bumped when the local-address indexes are rebuilt. */
   private addrVersion = 0;
+  /** The last IPv4 address isLocalV4() found local (as a number), and the addrVersion it was found under. */
+  private localKey = -1;
+  private localKeyVersion = -1;
   private readonly handlers: (IpHandler | null)[] = new Array<IpHandler | null>(256).fill(null);
   /** Counter ids by ECN codepoint (RFC 3168 §5: Not-ECT, ECT(1), ECT(0), CE): IPv4 at 0..3, IPv6 at 4..7. */
   private readonly ecnIn: Int32Array;
@@ -642,7 +645,7 @@ export class IpLayer implements IpLayerApi {
     if (isMulticast(src) || (src[0] === 255 && src[1] === 255 && src[2] === 255 && src[3] === 255)) return;
     if (!iface.loopback && (isLoopback(src) || isLoopback(dst))) return;
     let bcast = false;
-    if (!this.isLocal(dst)) {
+    if (!this.isLocalV4(dst)) {
       if (this.isBroadcast(dst)) {
         // Limited or subnet-directed broadcast: for UDP and ICMP (Linux
         // RTCF_BROADCAST); no multicast group is ever joined here.
@@ -674,6 +677,16 @@ export class IpLayer implements IpLayerApi {
     rx.pktOff = 0;
     rx.pktLen = h.totalLen;
     this.deliver(rx, frame, h.headerLen, h.totalLen - h.headerLen);
+  }
+
+  /** isLocal for an IPv4 address, remembering the last local one (a stream of packets to one address). */
+  private isLocalV4(a: IpAddr): boolean {
+    const k = v4ToU32(a);
+    if (k === this.localKey && this.localKeyVersion === this.addrVersion) return true;
+    if (!this.isLocal(a)) return false;
+    this.localKey = k;
+    this.localKeyVersion = this.addrVersion;
+    return true;
   }
 
   /** 255.255.255.255 or the broadcast address of one of our IPv4 subnets (prefix < 31). */

@@ -192,7 +192,8 @@ export class RecvBuffer {
     const cap = this.buf.length;
     const start = (this.head + at) & this.mask;
     const first = Math.min(len, cap - start);
-    this.buf.set(src.subarray(off, off + first), start);
+    // A segment's payload view taken whole (the usual case) needs no view of its own.
+    this.buf.set(off === 0 && first === src.length ? src : src.subarray(off, off + first), start);
     if (first < len) this.buf.set(src.subarray(off + first, off + len), 0);
   }
 
