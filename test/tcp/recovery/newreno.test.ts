@@ -88,7 +88,7 @@ test('new data ACKed before the third duplicate returns to Open without a reduct
   assert.equal(a.retransmitSeq, -1);
   assert.equal(s.rec.caState, CaState.Open);
   assert.equal(s.rec.dupAcks, 0);
-  assert.equal(s.cc.cwnd, 12); // slow start, +2 (ABC L = 2)
+  assert.equal(s.cc.cwnd, 13); // slow start, +3: every newly ACKed segment counts (Linux, no ABC L = 2 cap)
 });
 
 test('a full ACK ends recovery: cwnd = ssthresh, then the newly delivered segments count (Linux)', () => {
