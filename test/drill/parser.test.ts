@@ -263,6 +263,7 @@ test('kernel-selftest style constructs parse', () => {
     ['mss', 'tolerance_usecs'],
   );
   assert.match(s.initCommand?.command ?? '', /ethtool -K tun0 tso off/);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the script's shell text, ${PPID} included
   assert.equal(s.cleanupCommand?.command, '/tmp/sysctl_restore_${PPID}.sh');
   assert.equal(s.events.length, 14);
   const key = s.events[1].action as SyscallAction;
