@@ -22,7 +22,7 @@
  * usnet keeps no skbs, only sequence numbers: the ends of the unsent skbs
  * with their mark, and the ends of sent packets that carried PSH.
  */
-import { seqGt, seqLeq } from '../wire/seq.js';
+import { seqGt, seqLeq, seqLt } from '../wire/seq.js';
 
 /** A growable ring of ascending sequence numbers with one flag byte each. */
 class SeqRing {
@@ -115,7 +115,10 @@ export class PushMarks {
    * segment as TCP_CORK would (Linux TCP_NAGLE_CORK for that call only).
    */
   noteWrite(dataStart: number, end: number, sndNxt: number, sizeGoal: number, maxWindow: number): boolean {
-    if (this.writeEnd < 0) {
+    if (this.writeEnd < 0 || seqLt(this.writeEnd, dataStart) || seqGt(this.writeEnd, end)) {
+      // First use, or a new connection on the same control block (connect() again).
+      this.unsent.clear();
+      this.sent.clear();
       this.writeEnd = dataStart >>> 0;
       this.pushedSeq = dataStart >>> 0;
     }

@@ -80,3 +80,14 @@ test('tso autosize: 1 ms of the pacing rate, at least tcp_min_tso_segs', () => {
   // Short min RTT: the GSO packet shifted by min_rtt / 512 µs is added.
   assert.equal(tsoSegs(1448, 10, 0x7fffffff, 0.05, 0.05, 2, 9), 45);
 });
+
+test('a new sequence space (the control block connects again) starts over', () => {
+  const p = new PushMarks();
+  p.noteWrite(1000, 3000, 1000, 32000, 64256);
+  p.sentPsh(2000, 1000);
+  // Another connection: data from 5000000, nothing sent.
+  p.noteWrite(5000000, 5000100, 5000000, 32000, 64256);
+  assert.equal(p.skbEnd(5000000, 5000100), 5000100);
+  assert.equal(p.lastMarked, true);
+  assert.equal(p.resendPsh(5000000, 5000100, 5000000), false);
+});
