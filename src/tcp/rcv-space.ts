@@ -22,6 +22,8 @@ import type { TcpLayer } from './tcp.js';
  * (tcp_app_win 31), and rcv_ssthresh starts no higher.
  */
 export function rcvSpaceInit(t: Tcb, now: number): void {
+  // A control block may carry a second connection (connect() again): receive memory starts empty.
+  t.rmem.clear();
   const maxwin = winFromSpaceRatio(t.rcvBuf, t.scalingRatio);
   let clamp = t.windowClamp > 0 ? t.windowClamp : 0x7fffffff;
   if (clamp >= maxwin) {
