@@ -32,9 +32,26 @@ export class InetSecrets {
 
   /** RFC 6528 initial sequence number for (laddr, lport) → (raddr, rport) at `now` (ms). */
   isn(laddr: IpAddr, lport: number, raddr: IpAddr, rport: number, now: number): number {
-    const s = this.sip.begin(this.isnKey);
-    feedAddr(s, laddr);
-    feedAddr(s, raddr);
+    const s = this.sip;
+    if (isV4Wire(laddr) && isV4Wire(raddr)) {
+      // The two addresses fill SipHash's first 8-byte block: the state after
+      // it is kept for the last address pair, and only the ports are hashed
+      // for the next connection between the same hosts.
+      const l = v4Word(laddr);
+      const r = v4Word(raddr);
+      if (this.isnMemoValid && l === this.isnMemoL && r === this.isnMemoR) s.load(this.isnState);
+      else {
+        s.begin(this.isnKey).u32(l).u32(r);
+        s.save(this.isnState);
+        this.isnMemoL = l;
+        this.isnMemoR = r;
+        this.isnMemoValid = true;
+      }
+    } else {
+      s.begin(this.isnKey);
+      feedAddr(s, laddr);
+      feedAddr(s, raddr);
+    }
     s.u32(((lport << 16) | rport) >>> 0);
     const h = s.finish();
     // 4 µs per tick; the clock wraps with the sequence space.
@@ -93,6 +110,11 @@ export class InetSecrets {
     return lo;
   }
 
+  // The SipHash state after the last IPv4 address pair of isn().
+  private readonly isnState = new Uint32Array(11);
+  private isnMemoValid = false;
+  private isnMemoL = 0;
+  private isnMemoR = 0;
   // Last IPv4 inputs and results of tsOffset() and portOffset().
   private tsMemoValid = false;
   private tsMemoL = 0;

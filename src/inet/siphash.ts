@@ -78,6 +78,37 @@ export class SipHash {
     return this;
   }
 
+  /** Copy the whole hashing state into `out` (11 words), to resume from it later with load(). */
+  save(out: Uint32Array): void {
+    out[0] = this.v0h;
+    out[1] = this.v0l;
+    out[2] = this.v1h;
+    out[3] = this.v1l;
+    out[4] = this.v2h;
+    out[5] = this.v2l;
+    out[6] = this.v3h;
+    out[7] = this.v3l;
+    out[8] = this.mh;
+    out[9] = this.ml;
+    out[10] = this.nbytes;
+  }
+
+  /** Resume from a state save() took (same key, same prefix fed). */
+  load(st: Uint32Array): this {
+    this.v0h = st[0];
+    this.v0l = st[1];
+    this.v1h = st[2];
+    this.v1l = st[3];
+    this.v2h = st[4];
+    this.v2l = st[5];
+    this.v3h = st[6];
+    this.v3l = st[7];
+    this.mh = st[8];
+    this.ml = st[9];
+    this.nbytes = st[10];
+    return this;
+  }
+
   bytes(buf: Uint8Array, off = 0, len = buf.length - off): this {
     for (let i = 0; i < len; i++) this.byte(buf[off + i]);
     return this;

@@ -258,15 +258,22 @@ export class TimerWheel {
         this.fireBatch(now);
       }
       const target = Math.floor(now);
-      for (;;) {
-        const t = this.nextEventTick();
-        if (t > target || t >= HORIZON) {
-          next = t;
-          break;
+      // The cached value is an early bound of the next event (inserts lower
+      // it, cancels leave it): beyond `target`, nothing is due and the scan
+      // can be skipped (a driver advances every member at every step, mostly
+      // with nothing due).
+      const c = this.cachedNext;
+      if (c !== STALE && c > target) next = c;
+      else
+        for (;;) {
+          const t = this.nextEventTick();
+          if (t > target || t >= HORIZON) {
+            next = t;
+            break;
+          }
+          this.moveTo(t);
+          this.fireBatch(now);
         }
-        this.moveTo(t);
-        this.fireBatch(now);
-      }
       if (target > this.cur) this.cur = Math.min(target, HORIZON - 1);
     } finally {
       this.inAdvance = false;

@@ -71,7 +71,7 @@ test('timestamp offset depends on the address pair only', () => {
   assert.notEqual(s.tsOffset(a, b), s.tsOffset(b, a));
 });
 
-test('the remembered last tsOffset/portOffset answers equal a fresh computation, whatever the order of calls', () => {
+test('the remembered last tsOffset/portOffset answers and ISN hash state equal a fresh computation, whatever the order of calls', () => {
   const addrs = ['198.18.0.1', '198.18.0.2', '::ffff:198.18.0.1', '2001:db8::1', '2001:db8::2'].map((a) =>
     mustParseAddr(a),
   );
@@ -87,5 +87,7 @@ test('the remembered last tsOffset/portOffset answers equal a fresh computation,
     assert.equal(memo.tsOffset(l, r), fresh.tsOffset(l, r));
     assert.equal(memo.portOffset(l, r, rport), fresh.portOffset(l, r, rport));
     assert.equal(memo.portOffsetHi, fresh.portOffsetHi);
+    const lport = 32768 + ((seed >>> 4) & 0x3fff);
+    assert.equal(memo.isn(l, lport, r, rport, k), fresh.isn(l, lport, r, rport, k));
   }
 });
