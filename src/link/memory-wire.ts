@@ -97,6 +97,8 @@ export interface WireStats {
   duplicated: number;
   reordered: number;
   corrupted: number;
+  /** Frames queued without a copy: built by the sender in memory the wire lent (txBuffer). */
+  zeroCopy: number;
   /** ECT frames marked CE (ecnMarkBytes). */
   ceMarked: number;
 }
@@ -132,6 +134,7 @@ function newStats(): WireStats {
     duplicated: 0,
     reordered: 0,
     corrupted: 0,
+    zeroCopy: 0,
     ceMarked: 0,
   };
 }
@@ -658,7 +661,8 @@ export class MemoryWire implements Steppable {
         const a = d.lentArena as FrameArena;
         d.lent = null;
         d.lentArena = null;
-        if (!this.sendFrame(dirIdx, frame, a, d.lentEnd)) a.untake();
+        if (this.sendFrame(dirIdx, frame, a, d.lentEnd)) d.stats.zeroCopy++;
+        else a.untake();
         return;
       }
       this.unlend(d);
