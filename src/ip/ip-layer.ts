@@ -90,12 +90,11 @@ export class IpLayer implements IpLayerApi {
   /**
    * One-entry cache of outDev() for IPv4 (Linux keeps the route in the
    * socket; a stream of segments goes to one destination): the address as a
-   * number, the configuration it was computed under (routeVersion()), the
-   * device, and the route entry (null: a local destination, via lo).
+   * number, the configuration it was computed under (routeVersion()), and
+   * the route entry (null: a local destination, via lo).
    */
   private rcKey = -1;
   private rcVersion = -1;
-  private rcDev: NetInterface | null = null;
   private rcEntry: RouteEntry | null = null;
   /** Bumped when the local-address indexes are rebuilt. */
   private addrVersion = 0;
@@ -428,7 +427,6 @@ export class IpLayer implements IpLayerApi {
     if (key >= 0) {
       this.rcKey = key;
       this.rcVersion = this.routeVersion();
-      this.rcDev = dev;
       this.rcEntry = entry;
     }
     return dev;
