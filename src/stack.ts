@@ -41,6 +41,12 @@ export interface StackOptions {
   name?: string;
   /** Sysctl overrides by Linux name. */
   sysctl?: Record<string, SysctlValue>;
+  /**
+   * Acknowledge in-order data delivered in one burst as Linux acknowledges
+   * a GRO packet (src/tcp/gro.ts); false: segment by segment, as with
+   * `ethtool -K dev gro off`. Default true.
+   */
+  gro?: boolean;
 }
 
 /** A socket-like object that wants its onEvent called once the stack is done
@@ -50,9 +56,11 @@ export interface Wakeable {
   fireEvents(): void;
 }
 
-/** What a transport layer offers the stack: sockets. */
+/** What a transport layer offers the stack: sockets, and receive bursts (src/tcp/gro.ts). */
 export interface TransportLayer {
   socket(family: Family): unknown;
+  beginBurst?(): void;
+  endBurst?(): void;
 }
 
 export class Stack implements Steppable {
@@ -70,9 +78,15 @@ export class Stack implements Steppable {
   private _now: number;
   private wakeQueue: Wakeable[] = [];
   private depth = 0;
+  /** StackOptions.gro. */
+  readonly gro: boolean;
+  /** Receive bursts open (beginBurst) and frames taken in the current one. */
+  private bursting = 0;
+  private burstFrames = 0;
 
   constructor(opts: StackOptions = {}) {
     this.name = opts.name ?? 'stack';
+    this.gro = opts.gro ?? true;
     this._now = opts.now ?? 0;
     this.sysctl = new Sysctl(opts.sysctl);
     this.counters = new Counters();
@@ -120,6 +134,22 @@ export class Stack implements Steppable {
       this.depth--;
     }
     if (this.depth === 0) this.flushEvents();
+    else if (this.depth === this.bursting && ++this.burstFrames >= this.sysctl.v['net.core.dev_weight'])
+      this.repoll();
+  }
+
+  /**
+   * A burst has used up its NAPI budget (net.core.dev_weight frames): as when
+   * a Linux poll returns, what was merged is acknowledged and the sockets'
+   * events fire (the applications run) before the next frames are taken.
+   */
+  private repoll(): void {
+    this.burstFrames = 0;
+    if (this.gro) {
+      this.tcp?.endBurst?.();
+      this.tcp?.beginBurst?.();
+    }
+    this.flushEvents();
   }
 
   nextDeadline(): number {
@@ -136,12 +166,33 @@ export class Stack implements Steppable {
 
   advance(now: number): void {
     if (now > this._now) this._now = now;
-    this.depth++;
+    this.beginBurst();
     try {
       this.timers.advance(this._now);
       this.ip.advance();
       for (const s of this.extra) if (s.nextDeadline() <= this._now) s.advance(this._now);
     } finally {
+      this.endBurst();
+    }
+  }
+
+  /**
+   * Frames received until endBurst() arrive as one burst (one NAPI poll of a
+   * Linux driver): socket events fire once at its end, and with `gro` TCP
+   * makes one ACK decision per flow's merged run of segments (src/tcp/gro.ts).
+   * World calls these around the deliveries of its links.
+   */
+  beginBurst(): void {
+    this.depth++;
+    if (this.bursting++ === 0) this.burstFrames = 0;
+    if (this.gro) this.tcp?.beginBurst?.();
+  }
+
+  endBurst(): void {
+    try {
+      if (this.gro) this.tcp?.endBurst?.();
+    } finally {
+      this.bursting--;
       this.depth--;
     }
     if (this.depth === 0) this.flushEvents();

@@ -33,6 +33,9 @@ const DEFAULTS = {
   'net.ipv4.tcp_syncookies': 1,
   'net.ipv4.tcp_max_syn_backlog': 2048,
   'net.core.somaxconn': 4096,
+  // NAPI weight: the most frames one poll takes from a device before the
+  // softirq gives others (and the applications) their turn.
+  'net.core.dev_weight': 64,
   'net.ipv4.tcp_fastopen': 1,
   // TIME_WAIT and port choice (the heart of usnet)
   'net.ipv4.ip_local_port_range': [32768, 60999],
@@ -159,6 +162,7 @@ const RANGES: Record<string, [number, number] | undefined> = {
   // 0 off, 1 ask and accept, 2 accept only; the reference kernel (6.18) refuses 3 and up (no AccECN).
   'net.ipv4.tcp_ecn': [0, 2],
   'net.ipv4.tcp_ecn_fallback': [0, 1],
+  'net.core.dev_weight': [1, 2147483647],
 };
 
 function unknown(name: string): SysError {

@@ -32,6 +32,12 @@ export interface RunUntilOptions {
   maxSteps?: number;
 }
 
+/** A member that frames arrive in bursts to (Stack): see World.step. */
+interface Burstable extends Steppable {
+  beginBurst(): void;
+  endBurst(): void;
+}
+
 /** Thrown when a run exceeds its step caps: something is spinning in virtual time. */
 export class LivelockError extends Error {
   override name = 'LivelockError';
@@ -51,6 +57,8 @@ export class World {
   private lastAdvanced: number[] = [];
   /** Parallel to `members`: true for links (members that deliver frames into stacks). */
   private isLink: boolean[] = [];
+  /** Parallel to `members`: true for members that take receive bursts (stacks). */
+  private bursts: boolean[] = [];
   private readonly maxSteps: number;
   private readonly maxStepsSameTime: number;
   /** Total steps taken over the world's life. */
@@ -80,6 +88,8 @@ export class World {
     this.members.push(member);
     this.lastAdvanced.push(-Infinity);
     this.isLink.push(link);
+    const b = member as Partial<Burstable>;
+    this.bursts.push(typeof b.beginBurst === 'function' && typeof b.endBurst === 'function');
     return member;
   }
 
@@ -89,6 +99,7 @@ export class World {
       this.members.splice(i, 1);
       this.lastAdvanced.splice(i, 1);
       this.isLink.splice(i, 1);
+      this.bursts.splice(i, 1);
     }
   }
 
@@ -129,11 +140,20 @@ export class World {
         m[i].advance(t);
       }
     }
-    for (let i = 0; i < m.length; i++) {
-      if (this.isLink[i] && m[i].nextDeadline() <= t) {
-        this.lastAdvanced[i] = t;
-        m[i].advance(t);
+    // The frames the links deliver at `t` reach each stack as one receive
+    // burst (like one NAPI poll): its socket events fire, and its TCP makes
+    // its GRO-style ACK decisions, once the last of them is in.
+    const bursts = this.bursts;
+    for (let i = 0; i < m.length; i++) if (bursts[i]) (m[i] as Burstable).beginBurst();
+    try {
+      for (let i = 0; i < m.length; i++) {
+        if (this.isLink[i] && m[i].nextDeadline() <= t) {
+          this.lastAdvanced[i] = t;
+          m[i].advance(t);
+        }
       }
+    } finally {
+      for (let i = 0; i < m.length; i++) if (bursts[i]) (m[i] as Burstable).endBurst();
     }
     return true;
   }

@@ -428,9 +428,19 @@ export class TcpSocket implements TcbOwner {
     return got === n ? buf : buf.subarray(0, got);
   }
 
-  /** Linux tcp_cleanup_rbuf: a read that at least doubles the window is announced at once. */
+  /**
+   * Linux tcp_cleanup_rbuf, after a read: an ACK still owed for more than one
+   * full segment (the once-per-two-segments ACK that input held back because
+   * the window was shrinking) goes now; otherwise a read that at least
+   * doubles the window is announced at once.
+   */
   private afterRead(t: Tcb): void {
-    if (t.state === TcpState.CLOSED || t.finRcvd) return;
+    if (t.state === TcpState.CLOSED) return;
+    if (t.ackPending && ((t.rcvNxt - t.rcvWup) | 0) > t.rcvMss) {
+      sendAck(this.L, t);
+      return;
+    }
+    if (t.finRcvd) return;
     const now = curWindow(t);
     if (2 * now <= fullSpace(t)) {
       const nw = computeWindow(t);

@@ -28,6 +28,7 @@ import {
   sendDupAck,
 } from './dsack.js';
 import { ECN_OK, ecnAcceptCwr, ecnAfterAck, ecnBeforeAck, ecnCheckCe, ecnSynSentInput } from './ecn.js';
+import { groDefers } from './gro.js';
 import { acceptChild, childRetransmittedSyn } from './listen.js';
 import {
   ATO_MIN,
@@ -292,6 +293,7 @@ function synchronized(L: TcpLayer, t: Tcb, rx: IpRx, h: TcpHeader): void {
   }
   if ((t.state as TcpState) === TcpState.CLOSED) return;
   tcpWrite(L, t);
+  if (L.burstDepth > 0 && !ecnAckNow && groDefers(L, t, f, len)) return;
   ackSndCheck(L, t, ecnAckNow);
 }
 

@@ -664,7 +664,6 @@ export function retransmitAt(L: TcpLayer, t: Tcb, seq: number): number {
   // The flags of what is resent (Linux keeps them on the skb; src/tcp/push.ts).
   if (len > 0 && t.push.resendPsh(seq, (seq + len) >>> 0, t.sndUna)) flags |= PSH;
   // The FIN rides along when it was sent with this data (a FIN sent alone is resent alone, as Linux's own skb).
-  // The FIN rides along when it was sent with this data (a FIN sent alone is resent alone, as Linux's own skb).
   if (t.finSent && (seq + len) >>> 0 === t.finSeq && (len === 0 || !t.finAlone)) flags |= FIN;
   if (len === 0 && !(flags & FIN)) return 0;
   sendSegment(L, t, seq, flags, (seq - t.sndDataSeq) | 0, len);

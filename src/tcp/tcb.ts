@@ -206,6 +206,8 @@ export class Tcb {
 
   // ---- delayed ACK (Linux icsk_ack) ----
   ackPending = false;
+  /** In TcpLayer.groAcks: the ACK decision waits for the end of the receive burst (gro.ts). */
+  groPending = false;
   /** A one-time immediate ACK is owed (Linux ICSK_ACK_NOW: a hole was filled). */
   ackNow = false;
   /** Quick-ACK credits: this many segments are ACKed at once (icsk_ack.quick). */

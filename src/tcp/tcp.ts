@@ -17,6 +17,7 @@ import { pseudoSumV4, pseudoSumV6, wireBuffer } from '../wire/checksum.js';
 import { IPPROTO_TCP, newTcpHeader, parseTcp, type TcpHeader, tcpChecksumOk } from '../wire/tcp.js';
 import { BufferPool } from './buffer-pool.js';
 import { type TcpCounterIds, tcpCounterIds } from './counters.js';
+import { groFlush } from './gro.js';
 import type { TcpHost, TcpTables } from './host.js';
 import { segmentArrives } from './input.js';
 import { listenInput } from './listen.js';
@@ -73,6 +74,9 @@ export class TcpLayer implements IpHandler, TimerHandler {
   private readonly freeIds: number[] = [];
   /** Socket calls in progress: wake-ups from inside them are not reported (the caller knows). */
   apiDepth = 0;
+  /** Receive bursts open (beginBurst); connections whose ACK decision waits for the end (gro.ts). */
+  burstDepth = 0;
+  readonly groAcks: Tcb[] = [];
   /** Secret for SYN cookies (from the stack's rng). */
   readonly cookieSecret: Uint32Array;
   /** Hook for the TIME_WAIT table: a connection entering TIME_WAIT or an orphan entering FIN_WAIT2. */
@@ -156,6 +160,17 @@ export class TcpLayer implements IpHandler, TimerHandler {
   /** `t`'s readiness may have changed: tell its socket (which defers to the stack's wake queue). */
   wake(t: Tcb): void {
     if (t.owner !== null) t.owner.wake();
+  }
+
+  // ---------------------------------------------------------------- receive bursts (gro.ts)
+
+  /** Frames delivered until endBurst() come as one burst, as one NAPI poll. */
+  beginBurst(): void {
+    this.burstDepth++;
+  }
+
+  endBurst(): void {
+    if (--this.burstDepth === 0 && this.groAcks.length > 0) groFlush(this);
   }
 
   // ---------------------------------------------------------------- input
