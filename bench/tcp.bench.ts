@@ -466,14 +466,19 @@ function table(rows: Row[], key: 'wall' | 'cpu'): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`usnet TCP bench (${QUICK ? 'quick' : 'full'}; best of ${ROUNDS}; node ${process.version})`);
+  console.log(
+    `usnet TCP bench (${QUICK ? 'quick' : 'full'}; best of ${ROUNDS} after a warm-up on each path; node ${process.version})`,
+  );
   const k = kernelRef();
   console.log(`kernel reference: ${k ? `bench/ref/tcp-ref.c, ${k.how}` : 'unavailable (no gcc)'}`);
 
-  // Warm up the JIT on each path.
+  // Warm up on each path until V8's tiers and heap sizing have settled: the
+  // figures are steady-state ones. Connections take longest (measured in one
+  // process, 20,000 per round: 21k, 39k, 45k, then 51-52k per CPU-second).
   usnetThroughput(1500, 4 * MiB);
-  usnetCps(200);
-  usnetPingPong(2000);
+  usnetThroughput(65535, 16 * MiB);
+  for (let i = 0; i < (QUICK ? 1 : 3); i++) usnetCps(CONNS);
+  usnetPingPong(PINGS);
 
   const kr = (mode: string, n: number, mtu: number) => () => (k ? k.run(mode, n, mtu) : null);
   const rows: Row[] = [

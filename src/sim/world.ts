@@ -143,19 +143,33 @@ export class World {
     // The frames the links deliver at `t` reach each stack as one receive
     // burst (like one NAPI poll): its socket events fire, and its TCP makes
     // its GRO-style ACK decisions, once the last of them is in.
-    const bursts = this.bursts;
-    for (let i = 0; i < m.length; i++) if (bursts[i]) (m[i] as Burstable).beginBurst();
+    let open = false;
     try {
       for (let i = 0; i < m.length; i++) {
         if (this.isLink[i] && m[i].nextDeadline() <= t) {
+          if (!open) {
+            open = true;
+            this.burst(true);
+          }
           this.lastAdvanced[i] = t;
           m[i].advance(t);
         }
       }
     } finally {
-      for (let i = 0; i < m.length; i++) if (bursts[i]) (m[i] as Burstable).endBurst();
+      if (open) this.burst(false);
     }
     return true;
+  }
+
+  /** Open (or close) a receive burst on every member that takes them. */
+  private burst(begin: boolean): void {
+    const m = this.members;
+    const b = this.bursts;
+    for (let i = 0; i < m.length; i++) {
+      if (!b[i]) continue;
+      if (begin) (m[i] as Burstable).beginBurst();
+      else (m[i] as Burstable).endBurst();
+    }
   }
 
   /**

@@ -24,26 +24,31 @@
  */
 import { seqGt, seqLeq, seqLt } from '../wire/seq.js';
 
-/** A growable ring of ascending sequence numbers with one flag byte each. */
+/**
+ * A growable ring of ascending sequence numbers with a flag each, kept
+ * interleaved in one array (entry i: seq at 2i, flag at 2i + 1) so that a
+ * connection's first write allocates one typed array per ring, not two.
+ */
 class SeqRing {
-  seq: Uint32Array = EMPTY32;
-  flag: Uint8Array = EMPTY8;
+  private buf: Uint32Array = EMPTY;
+  /** Capacity in entries - 1 (a power of two minus one; -1 while empty). */
+  private mask = -1;
   head = 0;
   len = 0;
 
   at(i: number): number {
-    return this.seq[(this.head + i) & (this.seq.length - 1)];
+    return this.buf[((this.head + i) & this.mask) << 1];
   }
 
   flagAt(i: number): number {
-    return this.flag[(this.head + i) & (this.seq.length - 1)];
+    return this.buf[(((this.head + i) & this.mask) << 1) | 1];
   }
 
   push(s: number, f: number): void {
-    if (this.len === this.seq.length) this.grow();
-    const i = (this.head + this.len) & (this.seq.length - 1);
-    this.seq[i] = s >>> 0;
-    this.flag[i] = f;
+    if (this.len === this.mask + 1) this.grow();
+    const i = ((this.head + this.len) & this.mask) << 1;
+    this.buf[i] = s >>> 0;
+    this.buf[i | 1] = f;
     this.len++;
   }
 
@@ -53,7 +58,7 @@ class SeqRing {
 
   shift(): void {
     if (this.len === 0) return;
-    this.head = (this.head + 1) & (this.seq.length - 1);
+    this.head = (this.head + 1) & this.mask;
     this.len--;
   }
 
@@ -68,21 +73,19 @@ class SeqRing {
   }
 
   private grow(): void {
-    const n = this.seq.length === 0 ? 8 : this.seq.length * 2;
-    const seq = new Uint32Array(n);
-    const flag = new Uint8Array(n);
+    const n = this.mask < 0 ? 8 : (this.mask + 1) * 2;
+    const buf = new Uint32Array(2 * n);
     for (let i = 0; i < this.len; i++) {
-      seq[i] = this.at(i);
-      flag[i] = this.flagAt(i);
+      buf[2 * i] = this.at(i);
+      buf[2 * i + 1] = this.flagAt(i);
     }
-    this.seq = seq;
-    this.flag = flag;
+    this.buf = buf;
+    this.mask = n - 1;
     this.head = 0;
   }
 }
 
-const EMPTY32 = new Uint32Array(0);
-const EMPTY8 = new Uint8Array(0);
+const EMPTY = new Uint32Array(0);
 
 /** send() flags that change marking (Linux values). */
 export const MSG_EOR = 0x80;
