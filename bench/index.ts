@@ -37,10 +37,12 @@ for (const f of files) {
     target: 'node20',
     packages: 'external',
     logLevel: 'warning',
+    // Stack traces (the copy counter names call sites) point into src/.
+    sourcemap: 'inline',
   });
   let r: ReturnType<typeof spawnSync>;
   try {
-    r = spawnSync(process.execPath, [bundle], { stdio: 'inherit' });
+    r = spawnSync(process.execPath, ['--enable-source-maps', bundle], { stdio: 'inherit' });
   } finally {
     rmSync(bundle, { force: true });
   }
