@@ -217,22 +217,28 @@ test('TCP_USER_TIMEOUT ends a connection whose data is not acknowledged', () => 
   assert.equal(e.s.getsockopt('SO_ERROR'), 110);
 });
 
-test('fast retransmit after three duplicate ACKs (NewReno)', () => {
-  const h = new Harness();
-  const e = establishPassive(h);
-  e.s.send(new Uint8Array(1460 * 6));
-  const segs = h.take();
-  assert.equal(segs.length, 6);
-  const una = e.iss + 1;
-  for (let i = 0; i < 3; i++) h.inject({ flags: '.', seq: e.peerSeq, ack: una });
-  const r = h.take();
-  assert.ok(
-    r.some((s) => s.seq === una && s.len === 1460),
-    'fast retransmit of the head',
-  );
-  // SACK was negotiated: Linux counts the episode as TCPSackRecovery (tcp_enter_recovery).
-  assert.equal(h.counter('TcpExtTCPSackRecovery'), 1);
-  assert.equal(h.counter('TcpExtTCPRenoRecovery'), 0);
+test('fast retransmit after three duplicate ACKs (NewReno), or three SACKs', () => {
+  for (const sack of [false, true]) {
+    const h = new Harness();
+    const e = establishPassive(h, { sack });
+    e.s.send(new Uint8Array(1460 * 6));
+    const segs = h.take();
+    assert.equal(segs.length, 6);
+    const una = e.iss + 1;
+    for (let i = 1; i <= 3; i++) {
+      // With SACK only SACKed segments count (Linux sacked_out): each ACK reports one more.
+      const blocks = sack ? [(una + 1460) >>> 0, (una + 1460 * (i + 1)) >>> 0] : undefined;
+      h.inject({ flags: '.', seq: e.peerSeq, ack: una, sack: blocks });
+    }
+    const r = h.take();
+    assert.ok(
+      r.some((s) => s.seq === una && s.len === 1460),
+      'fast retransmit of the head',
+    );
+    // Linux counts the episode as TCPSackRecovery or TCPRenoRecovery (tcp_enter_recovery).
+    assert.equal(h.counter('TcpExtTCPSackRecovery'), sack ? 1 : 0);
+    assert.equal(h.counter('TcpExtTCPRenoRecovery'), sack ? 0 : 1);
+  }
 });
 
 test('keepalive: probes at snd_una - 1 after TCP_KEEPIDLE, every TCP_KEEPINTVL; RST and ETIMEDOUT after TCP_KEEPCNT', () => {

@@ -299,7 +299,7 @@ export interface Established {
  */
 export function establishPassive(
   h: Harness,
-  o: { ts?: boolean; win?: number; wscale?: number } = {},
+  o: { ts?: boolean; win?: number; wscale?: number; sack?: boolean } = {},
 ): Established {
   const l = h.socket();
   l.bind(LOCAL, 80);
@@ -311,7 +311,7 @@ export function establishPassive(
     win: 64240,
     mss: 1460,
     wscale: ws,
-    sackOk: true,
+    sackOk: o.sack ?? true,
     ts: o.ts ? [100, 0] : undefined,
   });
   const sa = h.one();

@@ -285,9 +285,11 @@ export class SackRecovery implements LossRecovery {
           return;
       }
     }
-    // An ACK only reporting a duplicate says nothing about loss (RFC 2883 §4; Linux counts no dupack for it).
-    const dup = ev.isDup && !dsack;
-    if (dup || newlySacked > 0) this.dupAcks++;
+    // Only newly SACKed data counts towards the duplicate threshold: Linux
+    // counts SACKed segments (sacked_out), so neither a D-SACK (RFC 2883 §4)
+    // nor a duplicate ACK without SACK blocks says anything about loss
+    // (checked on 6.18: test/drill/dupack-without-sack-blocks.pkt).
+    if (newlySacked > 0) this.dupAcks++;
     if (this.caState === CaState.Recovery) {
       this.prr(ev, newlySacked);
       this.tryUndoDsack(out);
@@ -295,7 +297,7 @@ export class SackRecovery implements LossRecovery {
     }
     if (this.caState === CaState.Loss) return;
     this.tryUndoDsack(out);
-    if (this.count === 0 && !dup) return;
+    if (this.count === 0) return;
     this.caState = CaState.Disorder;
     const lost = this.count > 0 && seqGt(this.lossEdge(una), una);
     if ((lost || this.dupAcks >= this.dupThresh) && seqGeq(una, this.recover))

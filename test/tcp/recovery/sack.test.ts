@@ -280,14 +280,15 @@ test('a second RTO without progress forgets the SACKed ranges (the receiver may 
   assert.equal(s.cc.ssthresh, 5); // not halved again for the same loss
 });
 
-test('without SACK blocks it falls back to duplicate ACKs', () => {
+test('duplicate ACKs without SACK blocks prove no loss: no fast retransmit, the state stays Open (Linux counts SACKed segments)', () => {
   const s = new Sender();
   s.send(10);
-  s.ack(s.una);
-  s.ack(s.una);
-  const a = s.ack(s.una);
-  assert.equal(a.entered, true);
-  assert.equal(a.retransmitSeq, s.seg(0));
+  for (let i = 0; i < 4; i++) {
+    const a = s.ack(s.una);
+    assert.equal(a.entered, false);
+    assert.equal(a.retransmitSeq, -1);
+  }
+  assert.equal(s.rec.caState, CaState.Open);
 });
 
 test('after a recovery, a loss in data sent later starts a new episode', () => {
