@@ -60,9 +60,9 @@ enum SockState {
  * throws the same SysError (code 'EINPROGRESS', syscall 'connect'), an
  * answer as routine as C's errno value. Constructing an Error costs ~0.6 µs
  * in V8, ~3% of a connections-per-second run; the object carries nothing
- * specific to the call. Callers read it; they should not modify it.
+ * specific to the call. It is frozen: callers read it (a write throws in strict code).
  */
-const CONNECT_EINPROGRESS = new SysError('EINPROGRESS', 'connect');
+const CONNECT_EINPROGRESS = Object.freeze(new SysError('EINPROGRESS', 'connect'));
 
 function quickError(code: 'EAGAIN' | 'EINPROGRESS' | 'EALREADY', call: string): SysError {
   if (code === 'EINPROGRESS' && call === 'connect') return CONNECT_EINPROGRESS;
