@@ -9,7 +9,7 @@
 
 import { isV4Wire } from '../inet/addr-key.js';
 import type { IpAddr } from '../wire/addr.js';
-import { pseudoSumV4, pseudoSumV6, wireBuffer } from '../wire/checksum.js';
+import { pseudoSum, wireBuffer } from '../wire/checksum.js';
 import { seqGt, seqLt, seqMax } from '../wire/seq.js';
 import { emitTcp, IPPROTO_TCP, tcpFillChecksum, tcpHeaderLen } from '../wire/tcp.js';
 import { ECN_OK, ecnOutput, ecnSynFlags } from './ecn.js';
@@ -253,10 +253,7 @@ export function sendSegment(
   const hlen = emitTcp(h, buf, off);
   if (len > 0) t.snd.copyOut(dataAt, len, buf, off + hlen);
   const total = hlen + len;
-  const ps =
-    laddr.length === 4
-      ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, total)
-      : pseudoSumV6(laddr, raddr, IPPROTO_TCP, total);
+  const ps = pseudoSum(laddr, raddr, IPPROTO_TCP, total);
   tcpFillChecksum(buf, off, total, ps);
   if (laddr.length === 4) {
     // IPv4: IP_TOS's DSCP bits; DF unless IP_MTU_DISCOVER says otherwise (Linux
@@ -360,10 +357,7 @@ export function sendReset(
   const off = OUT_HEADROOM;
   const hlen = emitTcp(h, buf, off);
   void family;
-  const ps =
-    laddr.length === 4
-      ? pseudoSumV4(laddr, raddr, IPPROTO_TCP, hlen)
-      : pseudoSumV6(laddr, raddr, IPPROTO_TCP, hlen);
+  const ps = pseudoSum(laddr, raddr, IPPROTO_TCP, hlen);
   tcpFillChecksum(buf, off, hlen, ps);
   L.outOpts.tos = 0;
   L.outOpts.df = true;

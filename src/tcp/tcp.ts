@@ -13,7 +13,7 @@ import { TcpSocket } from '../socket/tcp-socket.js';
 import type { Sysctl } from '../sysctl.js';
 import type { TimerHandler } from '../time/timer-wheel.js';
 import { addrCopy, type IpAddr } from '../wire/addr.js';
-import { pseudoSumV4, pseudoSumV6, wireBuffer } from '../wire/checksum.js';
+import { pseudoSum, wireBuffer } from '../wire/checksum.js';
 import { IPPROTO_TCP, newTcpHeader, parseTcp, type TcpHeader, tcpChecksumOk } from '../wire/tcp.js';
 import { BufferPool } from './buffer-pool.js';
 import { type TcpCounterIds, tcpCounterIds } from './counters.js';
@@ -183,10 +183,7 @@ export class TcpLayer implements IpHandler, TimerHandler {
       this.inc(c.TcpInErrs);
       return;
     }
-    const ps =
-      rx.family === 4
-        ? pseudoSumV4(rx.src, rx.dst, IPPROTO_TCP, len)
-        : pseudoSumV6(rx.src, rx.dst, IPPROTO_TCP, len);
+    const ps = pseudoSum(rx.src, rx.dst, IPPROTO_TCP, len);
     if (!tcpChecksumOk(buf, off, len, ps)) {
       this.inc(c.TcpInCsumErrors);
       this.inc(c.TcpInErrs);
